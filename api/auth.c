@@ -1,0 +1,66 @@
+/* api/auth.c: bearer tokens to viewers. Tokens are stored only as SHA-256, so the lookup is
+ * by hash: nothing secret is compared byte by byte in user space. A banned user's tokens
+ * stop working because the lookup excludes banned users. */
+#include "api/auth.h"
+
+#include "api/server.h"
+#include "feed/users.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct auth_ctx {
+    api_req *r;
+    api_auth need;
+    api_handler handler;
+} auth_ctx;
+
+static void on_viewer(void *arg, const db_reply *rep)
+{
+    auth_ctx *ctx = arg;
+    api_req *r = ctx->r;
+    if (rep->status != DB_OK) {
+        api_reply_unavailable(r);
+        return;
+    }
+    const PGresult *res = rep->results[0];
+    if (PQntuples(res) != 1) {
+        api_set_header(r, "WWW-Authenticate", "Bearer");
+        api_reply_error(r, 401, "unauthorized", "missing or invalid token");
+        return;
+    }
+    api_viewer *v = &r->viewer;
+    v->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    snprintf(v->username, sizeof v->username, "%s", PQgetvalue(res, 0, 1));
+    const char *role = PQgetvalue(res, 0, 2);
+    v->role = strcmp(role, "admin") == 0 ? ROLE_ADMIN : strcmp(role, "moderator") == 0 ? ROLE_MODERATOR : ROLE_USER;
+    v->pro = strcmp(PQgetvalue(res, 0, 3), "pro") == 0;
+    v->minor = feed_age_years(atoi(PQgetvalue(res, 0, 4))) < FEED_ADULT_AGE;
+    if ((ctx->need == AUTH_MODERATOR && v->role < ROLE_MODERATOR) ||
+        (ctx->need == AUTH_ADMIN && v->role < ROLE_ADMIN)) {
+        api_reply_error(r, 403, "forbidden", "this needs the %s role",
+                        ctx->need == AUTH_ADMIN ? "admin" : "moderator");
+        return;
+    }
+    ctx->handler(r);
+}
+
+void api_auth_run(api_req *r, api_auth need, api_handler handler)
+{
+    const char *h = api_header(r, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != FEED_TOKEN_CHARS) {
+        api_set_header(r, "WWW-Authenticate", "Bearer");
+        api_reply_error(r, 401, "unauthorized", "missing or invalid token");
+        return;
+    }
+    feed_token_hash(h + 7, r->viewer.token_hash);
+    auth_ctx *ctx = arena_alloc(r->arena, sizeof *ctx);
+    *ctx = (auth_ctx){ r, need, handler };
+    const char *params[] = { r->viewer.token_hash };
+    db_exec(r->thread->db,
+            "SELECT u.id, u.username, u.role, u.tier, u.birth_year FROM sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND NOT u.banned",
+            1, params, on_viewer, ctx);
+}

@@ -1,0 +1,14 @@
+/* api/cli.h: the one-shot operator commands of flickd (admin invite, admin create-user,
+ * seed). They block on a plain PostgreSQL connection: they are not servers. */
+#ifndef FLICK_API_CLI_H
+#define FLICK_API_CLI_H
+
+#include "core/config.h"
+
+/* `flickd admin ...`: returns the process exit code. */
+int api_cli_admin(const core_config *cfg, int argc, char **argv);
+/* `flickd seed`: makes sure the demo admin exists, then prints a fresh token for it and a
+ * fresh invite code. Returns the exit code. */
+int api_cli_seed(const core_config *cfg);
+
+#endif

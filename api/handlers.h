@@ -1,0 +1,31 @@
+/* api/handlers.h: every request handler, one file per resource. A handler reads the
+ * request, calls the domain (feed/, ranking/, media/) and answers exactly once. */
+#ifndef FLICK_API_HANDLERS_H
+#define FLICK_API_HANDLERS_H
+
+#include "api/http.h"
+
+/* ops.c */
+void api_healthz(api_req *r);
+void api_readyz(api_req *r);
+void api_metrics(api_req *r);
+
+/* accounts.c */
+void api_signup(api_req *r);
+void api_login(api_req *r);
+void api_logout(api_req *r);
+void api_me_get(api_req *r);
+void api_me_patch(api_req *r);
+void api_invites_list(api_req *r);
+void api_invites_create(api_req *r);
+void api_user_get(api_req *r);
+void api_user_follow(api_req *r);
+void api_user_unfollow(api_req *r);
+void api_user_posts(api_req *r);
+
+/* admin.c */
+void api_admin_role_put(api_req *r);
+void api_admin_limits_get(api_req *r);
+void api_admin_limits_put(api_req *r);
+
+#endif

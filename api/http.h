@@ -1,0 +1,93 @@
+/* api/http.h: one HTTP request as the handlers see it, and the ways to answer it.
+ *
+ * Every request is answered exactly once through api_reply_*; answering releases the
+ * request's arena and everything deferred on it. Handlers run on one event loop and must
+ * not block it. Not for routing (router.c) or connection policing (server.c). */
+#ifndef FLICK_API_HTTP_H
+#define FLICK_API_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/mem.h"
+
+struct evhttp_request;
+struct evkeyvalq;
+typedef struct api_thread api_thread;
+
+#define API_MAX_PARAMS 4
+
+typedef enum api_role { ROLE_USER = 0, ROLE_MODERATOR, ROLE_ADMIN } api_role;
+
+/* The authenticated caller, filled by the auth step before a protected handler runs. */
+typedef struct api_viewer {
+    int64_t id;                 /* 0 when anonymous */
+    char username[32];
+    api_role role;
+    bool pro;                   /* tier pro */
+    bool minor;                 /* under 18 */
+    char token_hash[67];        /* SHA-256 of the bearer token as a bytea literal, for logout */
+} api_viewer;
+
+typedef struct api_req {
+    struct evhttp_request *ev;  /* libevent's request; owned by libevent */
+    api_thread *thread;         /* the loop this request runs on: db, kv, work */
+    arena *arena;               /* freed when the reply is sent */
+    int method;                 /* EVHTTP_REQ_* */
+    const char *path;           /* decoded path, no query (arena) */
+    struct evkeyvalq *query;    /* parsed query string (deferred free) */
+    const char *params[API_MAX_PARAMS]; /* {name} segments of the route, in order (arena) */
+    int route;                  /* index in the route table, for metrics; -1 unmatched */
+    char request_id[40];
+    char client_ip[64];
+    api_viewer viewer;
+    json_t *body;               /* parsed JSON body or NULL (deferred decref) */
+    const unsigned char *raw_body; /* request body bytes (arena); raw_len bytes */
+    size_t raw_len;
+    uint64_t started_ns;        /* monotonic, for the latency histogram */
+    bool replied;               /* set by api_reply_*; a second reply aborts */
+    void *state;                /* the handler's own state (arena memory), for callbacks
+                                   that are handed only the request */
+} api_req;
+
+/* Answers with `body` (takes the reference) as JSON. */
+void api_reply_json(api_req *r, int status, json_t *body);
+/* Answers {"error":{"code","message"}}. */
+void api_reply_error(api_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Answers with no body (204, 304 ...). */
+void api_reply_empty(api_req *r, int status);
+/* Answers with raw bytes (borrowed; copied) and a content type. */
+void api_reply_bytes(api_req *r, int status, const char *content_type, const void *data, size_t len);
+/* Adds a response header before the reply. */
+void api_set_header(api_req *r, const char *name, const char *value);
+
+/* Common answers. */
+void api_reply_unavailable(api_req *r);     /* 503 unavailable */
+void api_reply_not_found(api_req *r);       /* 404 not_found */
+
+/* A request header, or NULL. */
+const char *api_header(const api_req *r, const char *name);
+/* A query parameter, or NULL. */
+const char *api_query(const api_req *r, const char *name);
+
+/* Reads ?limit= (default 20, 1..100). Returns 0, or answers 400 itself and returns -1. */
+int api_page_limit(api_req *r, int *limit);
+
+/* Reads ?cursor= into payload (CURSOR_MAX_PAYLOAD + 1 bytes). Returns 1 with a cursor, 0
+ * without one (payload ""), or answers 400 itself and returns -1 for a forged one. */
+int api_page_cursor(api_req *r, char *payload);
+/* Answers 200 {"items": items, "next_cursor": sealed(next) or null}; takes `items`. */
+void api_reply_list(api_req *r, json_t *items, const char *next_payload);
+
+/* Body field readers. Each returns 0 with *out set (NULL / unchanged when absent and not
+ * required), or answers 400 naming the field and returns -1. Strings are counted in
+ * characters (UTF-8 code points); jansson has already checked the encoding. */
+int api_body_string(api_req *r, const char *field, bool required, size_t max_chars, const char **out);
+int api_body_int(api_req *r, const char *field, bool required, long long *out, bool *present);
+int api_body_bool(api_req *r, const char *field, bool *out, bool *present);
+/* Requires the body to be a JSON object; answers 400 otherwise. */
+int api_body_object(api_req *r);
+
+#endif

@@ -1,0 +1,59 @@
+/* api/main.c: flickd's entry point: picks the role from the first argument. */
+#include "api/cli.h"
+#include "api/server.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/migrate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: flickd serve | all | migrate | seed | admin ...\n"
+            "  serve    the HTTP API\n"
+            "  all      every role in one process\n"
+            "  migrate  apply pending migrations/NNNN_*.sql\n"
+            "  seed     make sure the demo admin exists; print a token and an invite code\n"
+            "  admin    invite | create-user NAME --role R [--tier T]\n"
+            "Configuration is read from FLICK_* environment variables (see README.md).\n");
+    return 2;
+}
+
+static const char *migrations_dir(void)
+{
+    const char *d = getenv("FLICK_MIGRATIONS_DIR");
+    return d && *d ? d : "migrations";
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return usage();
+    core_config cfg;
+    char err[512];
+    if (core_config_load(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "flickd: %s\n", err);
+        return 2;
+    }
+    log_set_level((log_level)cfg.log_level);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "migrate") == 0) {
+        if (core_migrate_apply(cfg.database_url, migrations_dir(), 1, err, sizeof err) != 0) {
+            fprintf(stderr, "flickd: migrate: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "admin") == 0) return api_cli_admin(&cfg, argc - 2, argv + 2);
+    if (strcmp(cmd, "seed") == 0) return api_cli_seed(&cfg);
+    if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "all") == 0) {
+        if (core_migrate_check(cfg.database_url, migrations_dir(), err, sizeof err) != 0) {
+            fprintf(stderr, "flickd: %s\n", err);
+            return 1;
+        }
+        return api_server_run(&cfg);
+    }
+    return usage();
+}

@@ -1,0 +1,101 @@
+/* api/router.c: the route table and its matcher. Routes are few (tens), so a linear scan
+ * over pre-split patterns is both simplest and fast enough; measure before changing. */
+#include "api/router.h"
+
+#include "api/handlers.h"
+
+#include <event2/http.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GET EVHTTP_REQ_GET
+#define POST EVHTTP_REQ_POST
+#define PUT EVHTTP_REQ_PUT
+#define PATCH EVHTTP_REQ_PATCH
+#define DELETE EVHTTP_REQ_DELETE
+
+const api_route api_routes[] = {
+    { GET,    "/healthz",                         api_healthz,          AUTH_NONE,  0 },
+    { GET,    "/readyz",                          api_readyz,           AUTH_NONE,  0 },
+    { GET,    "/metrics",                         api_metrics,          AUTH_NONE,  0 },
+    { POST,   "/v1/auth/signup",                  api_signup,           AUTH_NONE,  1 },
+    { POST,   "/v1/auth/login",                   api_login,            AUTH_NONE,  1 },
+    { POST,   "/v1/auth/logout",                  api_logout,           AUTH_USER,  0 },
+    { GET,    "/v1/me",                           api_me_get,           AUTH_USER,  0 },
+    { PATCH,  "/v1/me",                           api_me_patch,         AUTH_USER,  1 },
+    { GET,    "/v1/me/invites",                   api_invites_list,     AUTH_USER,  0 },
+    { POST,   "/v1/me/invites",                   api_invites_create,   AUTH_USER,  0 },
+    { GET,    "/v1/users/{username}",             api_user_get,         AUTH_USER,  0 },
+    { POST,   "/v1/users/{username}/follow",      api_user_follow,      AUTH_USER,  0 },
+    { DELETE, "/v1/users/{username}/follow",      api_user_unfollow,    AUTH_USER,  0 },
+    { GET,    "/v1/users/{username}/posts",       api_user_posts,       AUTH_USER,  0 },
+    { PUT,    "/v1/admin/users/{username}/role",  api_admin_role_put,   AUTH_ADMIN, 1 },
+    { GET,    "/v1/admin/limits",                 api_admin_limits_get, AUTH_ADMIN, 0 },
+    { PUT,    "/v1/admin/limits",                 api_admin_limits_put, AUTH_ADMIN, 1 },
+};
+const int api_route_count = (int)(sizeof api_routes / sizeof api_routes[0]);
+
+const char *api_method_name(int method)
+{
+    switch (method) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    default: return "OTHER";
+    }
+}
+
+/* Matches one pattern against a path segment by segment; fills params on success. */
+static bool match(const char *pattern, const char *path, arena *a, const char **params)
+{
+    int np = 0;
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p == '{') {
+            const char *pend = strchr(p, '}');
+            const char *send = strchr(s, '/');
+            if (!send) send = s + strlen(s);
+            if (send == s || np >= API_MAX_PARAMS) return false;
+            if (params) {
+                char *raw = arena_strndup(a, s, (size_t)(send - s));
+                char *dec = evhttp_uridecode(raw, 0, NULL);
+                params[np] = dec ? arena_strdup(a, dec) : raw;
+                free(dec);
+            }
+            np++;
+            p = pend + 1;
+            s = send;
+        } else if (*p++ != *s++) {
+            return false;
+        }
+    }
+    return *p == '\0' && *s == '\0';
+}
+
+int api_route_match(int method, const char *path, arena *a, const char **params,
+                    char *allow, size_t allowlen)
+{
+    bool path_known = false;
+    size_t used = 0;
+    if (allowlen) allow[0] = '\0';
+    for (int i = 0; i < api_route_count; i++) {
+        if (!match(api_routes[i].pattern, path, a, NULL)) continue;
+        if (api_routes[i].method == method) {
+            match(api_routes[i].pattern, path, a, params);
+            return i;
+        }
+        path_known = true;
+        if (used < allowlen) {
+            int n = snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "",
+                             api_method_name(api_routes[i].method));
+            if (n > 0) used += (size_t)n;
+        }
+    }
+    return path_known ? -2 : -1;
+}

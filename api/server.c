@@ -1,0 +1,458 @@
+/* api/server.c: the `serve` role. Threads, each with an event loop, share one listening
+ * socket. Every accepted connection gets a guard that sees its raw bytes before libevent's
+ * parser: it checks framing (framing.c), holds each request to a deadline that does not
+ * restart per byte, and caps connections per client address. Requests that pass reach
+ * on_request, which routes, authenticates and calls the handler. */
+#include "api/server.h"
+
+#include "api/auth.h"
+#include "api/framing.h"
+#include "api/http.h"
+#include "api/metrics.h"
+#include "api/router.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- per-address connection counts (shared by all loops) ---- */
+
+#define IP_BUCKETS 4096
+
+typedef struct ip_count {
+    struct ip_count *next;
+    char ip[64];
+    int conns;          /* open connections from this address; entry freed at 0 */
+} ip_count;
+
+static pthread_mutex_t ip_mu = PTHREAD_MUTEX_INITIALIZER;
+static ip_count *ip_table[IP_BUCKETS];
+
+static unsigned ip_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h % IP_BUCKETS;
+}
+
+/* Counts a new connection from ip; returns 0, or -1 (not counted) when at the cap. */
+static int ip_acquire(const char *ip, int cap)
+{
+    int rc = 0;
+    pthread_mutex_lock(&ip_mu);
+    ip_count **slot = &ip_table[ip_hash(ip)], *e;
+    for (e = *slot; e && strcmp(e->ip, ip) != 0; e = e->next) {}
+    if (!e) {
+        e = xcalloc(1, sizeof *e);
+        snprintf(e->ip, sizeof e->ip, "%s", ip);
+        e->next = *slot;
+        *slot = e;
+    }
+    if (e->conns >= cap) rc = -1;
+    else e->conns++;
+    pthread_mutex_unlock(&ip_mu);
+    return rc;
+}
+
+static void ip_release(const char *ip)
+{
+    pthread_mutex_lock(&ip_mu);
+    for (ip_count **pp = &ip_table[ip_hash(ip)]; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->ip, ip) != 0) continue;
+        if (--(*pp)->conns == 0) {
+            ip_count *dead = *pp;
+            *pp = dead->next;
+            free(dead);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&ip_mu);
+}
+
+/* ---- the connection guard ---- */
+
+typedef struct conn {
+    struct api_thread *t;
+    struct bufferevent *bev;        /* owned by libevent's connection */
+    struct evhttp_connection *evcon;/* known once setup has run */
+    struct evbuffer_cb_entry *input_cb;
+    struct event *setup;            /* runs once, right after accept */
+    struct event *deadline;         /* request deadline, then the linger after a rejection */
+    char ip[64];
+    int counted;                    /* holds one count in ip_table */
+    int rejected;                   /* answered with an error; only draining until close */
+    api_framer framer;
+} conn;
+
+static void reject_conn(conn *c, int status, const char *code, const char *message);
+
+static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    conn *c = arg;
+    if (c->counted) ip_release(c->ip);
+    evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
+    event_free(c->setup);
+    event_free(c->deadline);
+    free(c);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    conn *c = arg;
+    if (c->rejected) {
+        evhttp_connection_free(c->evcon);   /* runs on_conn_closed */
+        return;
+    }
+    reject_conn(c, 408, "timeout", "request not received in time");
+}
+
+/* Answers straight on the socket, half-closes, and drains whatever else arrives for a
+ * moment, so the client reads the answer instead of a reset. libevent's parser never sees
+ * the rejected bytes, so nothing smuggled behind them can be answered. */
+static void reject_conn(conn *c, int status, const char *code, const char *message)
+{
+    static const char *const reasons[] = { [400] = "Bad Request", [408] = "Request Timeout",
+        [413] = "Payload Too Large", [429] = "Too Many Requests", [431] = "Request Header Fields Too Large" };
+    const char *reason = status < 432 && reasons[status] ? reasons[status] : "Error";
+    c->rejected = 1;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (fd >= 0 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        char body[256], msg[512];
+        int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
+        int n = snprintf(msg, sizeof msg,
+                         "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+                         "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+                         status, reason, blen, body);
+        ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;    /* a client that cannot take 300 bytes gets only the close */
+        shutdown(fd, SHUT_WR);
+    }
+    log_msg(LOG_INFO, "connection rejected", "\"client\":\"%s\",\"status\":%d,\"reason\":\"%s\"",
+            c->ip, status, message);
+    struct timeval linger = { 2, 0 };
+    evtimer_add(c->deadline, &linger);
+}
+
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    conn *c = arg;
+    if (info->n_added == 0) return;
+    if (c->rejected) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return;
+    }
+    /* The new bytes are the last n_added of the buffer. */
+    struct evbuffer_ptr pos;
+    evbuffer_ptr_set(buf, &pos, evbuffer_get_length(buf) - info->n_added, EVBUFFER_PTR_SET);
+    struct evbuffer_iovec vec[16];
+    size_t left = info->n_added;
+    while (left > 0) {
+        int n = evbuffer_peek(buf, (ev_ssize_t)left, &pos, vec, 16);
+        if (n <= 0) break;
+        if (n > 16) n = 16;
+        for (int i = 0; i < n && left > 0; i++) {
+            const char *p = vec[i].iov_base;
+            size_t len = vec[i].iov_len < left ? vec[i].iov_len : left;
+            left -= len;
+            evbuffer_ptr_set(buf, &pos, len, EVBUFFER_PTR_ADD);
+            while (len > 0) {
+                api_frame_event ev;
+                size_t used = api_framer_feed(&c->framer, p, len, &ev);
+                p += used;
+                len -= used;
+                if (ev == FRAME_START) {
+                    struct timeval tv = { c->t->server->cfg.request_timeout_ms / 1000,
+                                          (c->t->server->cfg.request_timeout_ms % 1000) * 1000 };
+                    evtimer_add(c->deadline, &tv);
+                } else if (ev == FRAME_END) {
+                    evtimer_del(c->deadline);
+                } else if (ev == FRAME_REJECT) {
+                    reject_conn(c, c->framer.status, c->framer.code, c->framer.message);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/* Runs right after libevent has wrapped the accepted socket (made active from the bev
+ * callback, so it runs before any of the socket's events can). */
+static void on_setup(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    conn *c = arg;
+    void *cbarg = NULL;
+    bufferevent_getcb(c->bev, NULL, NULL, NULL, &cbarg);
+    c->evcon = cbarg;
+    evhttp_connection_set_closecb(c->evcon, on_conn_closed, c);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    evhttp_connection_get_peer(c->evcon, &addr, &port);
+    snprintf(c->ip, sizeof c->ip, "%s", addr ? addr : "unknown");
+    if (ip_acquire(c->ip, c->t->server->cfg.max_conns_per_ip) < 0) {
+        reject_conn(c, 429, "rate_limited", "too many connections from this address");
+        return;
+    }
+    c->counted = 1;
+}
+
+static struct bufferevent *make_bev(struct event_base *base, void *arg)
+{
+    struct api_thread *t = arg;
+    conn *c = xcalloc(1, sizeof *c);
+    c->t = t;
+    c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    api_framer_init(&c->framer);
+    c->input_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
+    c->deadline = evtimer_new(base, on_deadline, c);
+    c->setup = event_new(base, -1, 0, on_setup, c);
+    event_active(c->setup, EV_TIMEOUT, 0);
+    return c->bev;
+}
+
+/* ---- requests ---- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void free_query(void *q)
+{
+    evhttp_clear_headers(q);
+    free(q);
+}
+
+static void decref_json(void *j) { json_decref(j); }
+
+static int valid_request_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= 40) return 0;
+    for (; *s; s++)
+        if (!(*s == '-' || *s == '_' || *s == '.' || (*s >= '0' && *s <= '9') ||
+              (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+            return 0;
+    return 1;
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    struct api_thread *t = arg;
+    api_req *r = xcalloc(1, sizeof *r);
+    r->ev = ev;
+    r->thread = t;
+    r->arena = arena_new(2048);
+    r->route = -1;
+    r->started_ns = now_ns();
+    r->method = evhttp_request_get_command(ev);
+
+    const char *rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Request-Id");
+    if (rid && valid_request_id(rid)) {
+        snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+    } else {
+        unsigned char raw[12];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2hex(r->request_id, sizeof r->request_id, raw, sizeof raw);
+    }
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (evcon) evhttp_connection_get_peer(evcon, &addr, &port);
+    snprintf(r->client_ip, sizeof r->client_ip, "%s", addr ? addr : "unknown");
+
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (!raw_path || !*raw_path) raw_path = "/";
+    r->path = arena_strdup(r->arena, raw_path);
+    r->query = xcalloc(1, sizeof *r->query);
+    TAILQ_INIT(r->query);
+    arena_defer(r->arena, free_query, r->query);
+    const char *qs = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (qs && evhttp_parse_query_str(qs, r->query) != 0) {
+        api_reply_error(r, 400, "invalid_request", "malformed query string");
+        return;
+    }
+
+    char allow[128];
+    r->route = api_route_match(r->method, r->path, r->arena, r->params, allow, sizeof allow);
+    if (r->route == -1) {
+        api_reply_error(r, 404, "not_found", "no such route: %s", r->path);
+        return;
+    }
+    if (r->route == -2) {
+        r->route = -1;
+        api_set_header(r, "Allow", allow);
+        api_reply_error(r, 405, "method_not_allowed", "%s is not allowed here; allowed: %s",
+                        api_method_name(r->method), allow);
+        return;
+    }
+    const api_route *route = &api_routes[r->route];
+
+    struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+    r->raw_len = evbuffer_get_length(in);
+    if (r->raw_len > 0) {
+        unsigned char *copy = arena_alloc(r->arena, r->raw_len + 1);
+        evbuffer_remove(in, copy, r->raw_len);
+        copy[r->raw_len] = '\0';
+        r->raw_body = copy;
+    }
+    if (route->body) {
+        if (r->raw_len == 0) {
+            api_reply_error(r, 400, "invalid_request", "a JSON object body is required");
+            return;
+        }
+        json_error_t jerr;
+        r->body = json_loadb((const char *)r->raw_body, r->raw_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!r->body) {
+            api_reply_error(r, 400, "invalid_request", "malformed JSON at line %d column %d: %s",
+                            jerr.line, jerr.column, jerr.text);
+            return;
+        }
+        arena_defer(r->arena, decref_json, r->body);
+        if (api_body_object(r) < 0) return;
+    }
+    if (route->auth == AUTH_NONE) {
+        route->handler(r);
+        return;
+    }
+    api_auth_run(r, route->auth, route->handler);
+}
+
+/* ---- threads ---- */
+
+static void *thread_main(void *arg)
+{
+    struct api_thread *t = arg;
+    event_base_dispatch(t->base);
+    return NULL;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    api_server *s = arg;
+    log_msg(LOG_INFO, "stopping", "\"signal\":%d", (int)sig);
+    atomic_store(&s->stopping, 1);
+    for (int i = 0; i < s->nthreads; i++) event_base_loopbreak(s->threads[i].base);
+}
+
+static evutil_socket_t listen_socket(const core_config *cfg)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+    struct addrinfo *res = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%d", cfg->listen_port);
+    if (getaddrinfo(cfg->listen_host, port, &hints, &res) != 0 || !res) {
+        log_msg(LOG_ERROR, "cannot resolve listen address", "\"host\":\"%s\"", cfg->listen_host);
+        return -1;
+    }
+    evutil_socket_t fd = socket(res->ai_family, SOCK_STREAM, 0);
+    int one = 1;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        evutil_make_socket_nonblocking(fd);
+        evutil_make_socket_closeonexec(fd);
+    }
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        log_msg(LOG_ERROR, "cannot listen", "\"host\":\"%s\",\"port\":%d,\"error\":\"%s\"",
+                cfg->listen_host, cfg->listen_port, strerror(errno));
+        if (fd >= 0) close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+int api_server_run(const core_config *cfg)
+{
+    int rc = 1;
+    if (sodium_init() < 0) return 1;
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+
+    api_server *s = xcalloc(1, sizeof *s);
+    s->cfg = *cfg;
+    s->nthreads = cfg->threads;
+    s->threads = xcalloc((size_t)s->nthreads, sizeof *s->threads);
+    s->cpu = work_pool_new(cfg->hash_threads, 4096);
+
+    evutil_socket_t fd = listen_socket(cfg);
+    if (fd < 0) goto out;
+
+    kv_config kvc = { .port = 6379, .timeout_ms = cfg->redis_timeout_ms };
+    if (kv_parse_url(cfg->redis_url, &kvc) != 0) {
+        log_msg(LOG_ERROR, "FLICK_REDIS_URL is not a redis:// URL", NULL);
+        goto out;
+    }
+    kvc.timeout_ms = cfg->redis_timeout_ms;
+    db_pool_config dbc = { .conninfo = cfg->database_url, .max_conns = cfg->db_pool_size,
+                           .max_waiting = cfg->db_max_waiting, .query_timeout_ms = cfg->db_timeout_ms };
+    for (int i = 0; i < s->nthreads; i++) {
+        struct api_thread *t = &s->threads[i];
+        t->index = i;
+        t->server = s;
+        t->base = event_base_new();
+        t->http = evhttp_new(t->base);
+        t->db = db_pool_new(t->base, &dbc);
+        t->kv = kv_new(t->base, &kvc);
+        t->work = work_loop_new(t->base);
+        /* Backstops only: the guard enforces the real limits with JSON answers. */
+        evhttp_set_max_headers_size(t->http, API_MAX_HEAD_BYTES + 1024);
+        evhttp_set_max_body_size(t->http, API_MAX_UPLOAD_BYTES + 1024);
+        evhttp_set_timeout(t->http, cfg->idle_timeout_s);
+        evhttp_set_allowed_methods(t->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                   EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+                                   EVHTTP_REQ_OPTIONS);
+        evhttp_set_default_content_type(t->http, "application/json; charset=utf-8");
+        evhttp_set_bevcb(t->http, make_bev, t);
+        evhttp_set_gencb(t->http, on_request, t);
+        struct evconnlistener *l = evconnlistener_new(t->base, NULL, NULL, LEV_OPT_REUSEABLE, -1, fd);
+        if (!l || !evhttp_bind_listener(t->http, l)) {
+            log_msg(LOG_ERROR, "cannot attach the listening socket", NULL);
+            goto out;
+        }
+    }
+
+    log_msg(LOG_INFO, "listening", "\"host\":\"%s\",\"port\":%d,\"threads\":%d",
+            cfg->listen_host, cfg->listen_port, s->nthreads);
+    for (int i = 1; i < s->nthreads; i++)
+        pthread_create(&s->threads[i].tid, NULL, thread_main, &s->threads[i]);
+    struct event *sigint = evsignal_new(s->threads[0].base, SIGINT, on_signal, s);
+    struct event *sigterm = evsignal_new(s->threads[0].base, SIGTERM, on_signal, s);
+    evsignal_add(sigint, NULL);
+    evsignal_add(sigterm, NULL);
+    event_base_dispatch(s->threads[0].base);
+    for (int i = 1; i < s->nthreads; i++) pthread_join(s->threads[i].tid, NULL);
+    event_free(sigint);
+    event_free(sigterm);
+    rc = 0;
+out:
+    /* Loops are stopped; their objects are released only at process exit, since open
+     * connections still point into them. */
+    return rc;
+}
