@@ -1,5 +1,6 @@
 /* api/main.c: flickd's entry point: picks the role from the first argument. */
 #include "api/cli.h"
+#include "api/router.h"
 #include "api/server.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -12,12 +13,13 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: flickd serve | all | migrate | seed | admin ...\n"
+            "usage: flickd serve | all | migrate | seed | admin ... | routes\n"
             "  serve    the HTTP API\n"
             "  all      every role in one process\n"
             "  migrate  apply pending migrations/NNNN_*.sql\n"
             "  seed     make sure the demo admin exists; print a token and an invite code\n"
             "  admin    invite | create-user NAME --role R [--tier T]\n"
+            "  routes   list every route the API answers\n"
             "Configuration is read from FLICK_* environment variables (see README.md).\n");
     return 2;
 }
@@ -48,6 +50,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "admin") == 0) return api_cli_admin(&cfg, argc - 2, argv + 2);
     if (strcmp(cmd, "seed") == 0) return api_cli_seed(&cfg);
+    if (strcmp(cmd, "routes") == 0) {
+        for (int i = 0; i < api_route_count; i++)
+            printf("%s %s\n", api_method_name(api_routes[i].method), api_routes[i].pattern);
+        return 0;
+    }
     if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "all") == 0) {
         if (core_migrate_check(cfg.database_url, migrations_dir(), err, sizeof err) != 0) {
             fprintf(stderr, "flickd: %s\n", err);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs every test suite against throw-away PostgreSQL and Redis (under var/test, on their
+# own ports, never the `make run` data) and ends with one line: "N passed, N failed".
+#   FLICK_BUILD=build-asan scripts/test.sh   runs the suites against the sanitizer build.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${FLICK_BUILD:-build}
+PY=/usr/bin/python3
+
+export FLICK_VAR="$PWD/var/test/${BUILD}"
+export FLICK_PG_PORT=${FLICK_TEST_PG_PORT:-25432}
+export FLICK_REDIS_PORT=${FLICK_TEST_REDIS_PORT:-26379}
+[ "$BUILD" = build ] || { FLICK_PG_PORT=$((FLICK_PG_PORT + 1)); FLICK_REDIS_PORT=$((FLICK_REDIS_PORT + 1)); }
+export FLICK_PG_FAST=1
+export FLICK_BIN="$PWD/$BUILD/flickd"
+export FLICK_SECRET=test-secret
+export FLICK_MIGRATIONS_DIR="$PWD/migrations"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+FLICK_VAR=$FLICK_VAR bash scripts/services.sh down >/dev/null 2>&1 || true
+rm -rf "$FLICK_VAR"
+mkdir -p "$FLICK_VAR"
+bash scripts/services.sh up || exit 1
+eval "$(bash scripts/services.sh env | sed 's/^/export /')"
+export FLICK_DATA_DIR="$FLICK_VAR/data"
+"$FLICK_BIN" migrate >/dev/null || { echo "test: migrate failed"; exit 1; }
+
+passed=0
+failed=0
+log="$FLICK_VAR/test.log"
+: > "$log"
+
+# A Criterion binary prints "Synthesis: Tested: N | Passing: P | Failing: F | Crashing: C".
+run_criterion() {
+  local bin=$1 out
+  out=$("$bin" --jobs 1 2>&1)
+  local rc=$?
+  printf '%s\n' "$out" >> "$log"
+  local line; line=$(printf '%s\n' "$out" | grep 'Synthesis' | tail -1)
+  local p f c
+  p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$line")
+  f=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$line")
+  c=$(sed -n 's/.*Crashing: \([0-9]*\).*/\1/p' <<<"$line")
+  p=${p:-0}; f=${f:-0}; c=${c:-0}
+  if [ -z "$line" ] || { [ $rc -ne 0 ] && [ $((f + c)) -eq 0 ]; }; then f=$((f + 1)); fi
+  passed=$((passed + p)); failed=$((failed + f + c))
+  printf '%-44s %3d passed, %d failed\n' "${bin#$BUILD/tests/}" "$p" "$((f + c))"
+  [ $((f + c)) -eq 0 ] || printf '%s\n' "$out" | grep -E 'FAIL|CRASH|Assertion|error' | head -20
+}
+
+for bin in "$BUILD"/tests/unit/*/* "$BUILD"/tests/integration/*; do
+  [ -x "$bin" ] && [ -f "$bin" ] || continue
+  case "$bin" in *.d|*.o) continue ;; esac
+  run_criterion "$bin"
+done
+
+# End-to-end suites print "e2e: N passed, N failed" as their last line.
+if ls tests/e2e/test_*.py >/dev/null 2>&1; then
+  out=$($PY tests/e2e/run.py 2>&1)
+  rc=$?
+  printf '%s\n' "$out" >> "$log"
+  line=$(printf '%s\n' "$out" | grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' | tail -1)
+  p=$(sed -n 's/^e2e: \([0-9]*\) passed.*/\1/p' <<<"$line"); p=${p:-0}
+  f=$(sed -n 's/.*passed, \([0-9]*\) failed.*/\1/p' <<<"$line"); f=${f:-1}
+  [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  passed=$((passed + p)); failed=$((failed + f))
+  printf '%-44s %3d passed, %d failed\n' "e2e" "$p" "$f"
+  [ "$f" -eq 0 ] || printf '%s\n' "$out" | grep -vE '^(ok|PASS)' | tail -60
+fi
+
+bash scripts/services.sh down >/dev/null 2>&1 || true
+echo "full log: $log"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
