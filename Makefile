@@ -56,13 +56,20 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/run.sh
 
+ASAN_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+# Every suite, first against the normal build, then against the sanitizer build.
 test: deps
 	@$(MAKE) --no-print-directory tests
-	@bash scripts/test.sh
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="$(ASAN_OPT)" tests
+	@bash scripts/test.sh build build-asan
+
+test-only:
+	@bash scripts/test.sh build
 
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" tests
-	@FLICK_BUILD=build-asan bash scripts/test.sh
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="$(ASAN_OPT)" tests
+	@bash scripts/test.sh build-asan
 
 bench: deps
 	@$(MAKE) --no-print-directory tests

@@ -10,7 +10,7 @@ packages=(
   libfreetype-dev fonts-dejavu-core libunistring-dev
   libcriterion-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools
-  python3 wrk
+  python3 wrk docker-compose
 )
 
 missing=()

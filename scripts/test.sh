@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test suite against throw-away PostgreSQL and Redis (under var/test, on their
 # own ports, never the `make run` data) and ends with one line: "N passed, N failed".
-#   FLICK_BUILD=build-asan scripts/test.sh   runs the suites against the sanitizer build.
+#   scripts/test.sh [BUILD_DIR ...]   e.g. `scripts/test.sh build build-asan` runs every suite
+#   against the normal and then the sanitizer build, and sums both in the last line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${FLICK_BUILD:-build}
 PY=/usr/bin/python3
+passed=0
+failed=0
+
+run_build() {
+BUILD=$1
+echo "== suites against $BUILD/"
 
 export FLICK_VAR="$PWD/var/test/${BUILD}"
 export FLICK_PG_PORT=${FLICK_TEST_PG_PORT:-25432}
@@ -21,13 +27,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 FLICK_VAR=$FLICK_VAR bash scripts/services.sh down >/dev/null 2>&1 || true
 rm -rf "$FLICK_VAR"
 mkdir -p "$FLICK_VAR"
-bash scripts/services.sh up || exit 1
+bash scripts/services.sh up || { echo "test: services did not start"; failed=$((failed + 1)); return; }
 eval "$(bash scripts/services.sh env | sed 's/^/export /')"
 export FLICK_DATA_DIR="$FLICK_VAR/data"
-"$FLICK_BIN" migrate >/dev/null || { echo "test: migrate failed"; exit 1; }
+"$FLICK_BIN" migrate >/dev/null || { echo "test: migrate failed"; failed=$((failed + 1)); return; }
 
-passed=0
-failed=0
 log="$FLICK_VAR/test.log"
 : > "$log"
 
@@ -71,5 +75,20 @@ fi
 
 bash scripts/services.sh down >/dev/null 2>&1 || true
 echo "full log: $log"
+}
+
+# The deployment description must stay valid (it is not run here: no container engine).
+check_compose() {
+  if docker-compose -f docker-compose.yml config -q 2>"$PWD/var/compose.err"; then
+    passed=$((passed + 1)); echo "docker-compose.yml                             1 passed, 0 failed"
+  else
+    failed=$((failed + 1)); echo "docker-compose.yml is invalid:"; cat "$PWD/var/compose.err"
+  fi
+}
+
+[ $# -gt 0 ] || set -- "${FLICK_BUILD:-build}"
+mkdir -p var
+check_compose
+for b in "$@"; do run_build "$b"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
