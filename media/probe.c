@@ -16,6 +16,20 @@
 /* Headers of a sane file are read in milliseconds; this only stops a hostile one. */
 #define PROBE_TIMEOUT_MS 10000
 
+/* Whether any sample of any stream ends beyond `size` bytes. */
+static int index_past_end(AVFormatContext *fmt, int64_t size)
+{
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        AVStream *st = fmt->streams[i];
+        int n = avformat_index_get_entries_count(st);
+        for (int k = 0; k < n; k++) {
+            const AVIndexEntry *e = avformat_index_get_entry(st, k);
+            if (e && e->pos + e->size > size) return 1;
+        }
+    }
+    return 0;
+}
+
 int media_probe_file(const char *path, media_probe_info *out, char *err, size_t errlen)
 {
     int rc = -1;
@@ -29,6 +43,7 @@ int media_probe_file(const char *path, media_probe_info *out, char *err, size_t 
         goto out;
     }
     out->size_bytes = (int64_t)st.st_size;
+    out->truncated = index_past_end(fmt, out->size_bytes);
     snprintf(out->container, sizeof out->container, "%s", fmt->iformat->name);
     const AVDictionaryEntry *brand = av_dict_get(fmt->metadata, "major_brand", NULL, 0);
     if (brand) snprintf(out->brand, sizeof out->brand, "%s", brand->value);
@@ -68,6 +83,10 @@ int media_probe_check(const media_probe_info *info, int expected_seconds, int64_
     if (!strstr(info->container, "mp4") && !strstr(info->container, "mov")) {
         media_errorf(err, errlen, "container is %s, not MP4",
                      info->container[0] ? info->container : "unknown");
+        return -1;
+    }
+    if (info->truncated) {
+        media_errorf(err, errlen, "file is truncated");
         return -1;
     }
     if (!info->video_codec[0]) {

@@ -19,15 +19,18 @@ typedef struct media_probe_info {
     int64_t duration_ms;  /* container duration (else the video stream's), 0 if unknown */
     int has_audio;        /* 1 if there is at least one audio stream */
     int64_t size_bytes;   /* file size on disk */
+    int truncated;        /* 1 if the index places samples past the end of the file (a cut
+                           * download whose header survived) */
 } media_probe_info;
 
 /* Reads the headers of the file at `path` into *out. Safe on garbage, truncated or hostile
  * input (returns -1). Returns 0, or -1 with err. */
 int media_probe_file(const char *path, media_probe_info *out, char *err, size_t errlen);
 
-/* Accepts a clip only if: container of the MP4/MOV family, video codec H.264 (the one codec
- * every phone and browser plays from an MP4, so nothing else is accepted), duration within
- * 1 s of `expected_seconds`, 0 < size <= max_bytes, each side 64..4096 pixels and even.
+/* Accepts a clip only if: container of the MP4/MOV family, not truncated, video codec H.264
+ * (the one codec every phone and browser plays from an MP4, so nothing else is accepted),
+ * duration within 1 s of `expected_seconds`, 0 < size <= max_bytes, each side 64..4096
+ * pixels and even.
  * Returns 0, or -1 with err naming the first rule broken. */
 int media_probe_check(const media_probe_info *info, int expected_seconds, int64_t max_bytes,
                       char *err, size_t errlen);
