@@ -3,7 +3,8 @@
  *
  * Redis holds only what can be rebuilt (counters, scores, rate-limit buckets), so every
  * caller must cope with a NULL reply: Redis down, disconnected or too slow. The client
- * reconnects by itself. Not for blocking use. */
+ * reconnects by itself. Not for blocking use. hiredis writes with write(2), so the process
+ * must ignore SIGPIPE. */
 #ifndef FLICK_CORE_KV_H
 #define FLICK_CORE_KV_H
 
@@ -26,12 +27,13 @@ typedef struct kv_config {
 } kv_config;
 
 /* Fills host, port and db from "redis://host:port[/db]" (missing parts keep what cfg
- * holds). Returns 0, or -1 on a malformed URL. */
+ * holds; a port of 0 becomes 6379). Returns 0, or -1 on a malformed URL. */
 int kv_parse_url(const char *url, kv_config *cfg);
 
 /* cfg is copied. */
 kv_client *kv_new(struct event_base *base, const kv_config *cfg);
-/* Disconnects; pending commands get a NULL reply first. NULL: no-op. */
+/* Disconnects; pending commands get a NULL reply first. NULL: no-op.
+ * May be called from inside one of this client's callbacks. */
 void kv_free(kv_client *kv);
 
 /* Sends a command (argv form, binary safe; argvlen may be NULL for C strings) and calls
