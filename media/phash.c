@@ -1,8 +1,8 @@
 /* media/phash.c: DCT perceptual hash (see phash.h).
  *
- * The 32x32 reduction averages whole boxes of source pixels by hand instead of calling
- * swscale: the hash must not move when a scaler's filter or SIMD path changes between
- * FFmpeg versions, or stored hashes would stop matching new ones. */
+ * The 32x32 reduction is an exact area average written out here instead of a swscale call:
+ * the hash must not move when a scaler's filter or SIMD path changes between FFmpeg
+ * versions, or stored hashes would stop matching new ones. */
 #include "media/phash.h"
 
 #include <math.h>
@@ -10,31 +10,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
+
 #define N 32    /* side of the grey reduction */
 #define K 8     /* side of the kept low-frequency block */
 
-/* Mean luma (BT.601 weights, 0..255) of each of the 32x32 boxes tiling the picture. */
+/* Averages n samples (rows apart by `step`) into N cells by exact area: each cell covers
+ * n/N samples, counting the partly covered samples at its ends by their overlap. Exact
+ * coverage matters for small pictures, where whole-pixel boxes would jitter by a pixel. */
+static void area_reduce(const double *in, int n, int step, double *out, int out_step)
+{
+    double cell = (double)n / N;
+    for (int k = 0; k < N; k++) {
+        double lo = k * cell, hi = (k + 1) * cell, sum = 0;
+        for (int i = (int)lo; i < n && i < hi; i++) {
+            double a = i < lo ? lo : i, b = i + 1 > hi ? hi : i + 1;
+            sum += in[(size_t)i * step] * (b - a);
+        }
+        out[(size_t)k * out_step] = sum / cell;
+    }
+}
+
+/* Mean luma (BT.601 weights, 0..255) of each of the 32x32 cells tiling the picture. */
 static void reduce(const media_image *img, double grey[N][N])
 {
     int w = media_image_width(img), h = media_image_height(img), stride = media_image_stride(img);
     const uint8_t *px = media_image_pixels(img);
-    for (int by = 0; by < N; by++) {
-        int y0 = by * h / N, y1 = (by + 1) * h / N;
-        if (y1 <= y0) y1 = y0 + 1; /* pictures under 32 pixels reuse rows */
-        if (y1 > h) { y0 = h - 1; y1 = h; }
-        for (int bx = 0; bx < N; bx++) {
-            int x0 = bx * w / N, x1 = (bx + 1) * w / N;
-            if (x1 <= x0) x1 = x0 + 1;
-            if (x1 > w) { x0 = w - 1; x1 = w; }
-            uint64_t sum = 0;
-            for (int y = y0; y < y1; y++) {
-                const uint8_t *p = px + (size_t)y * stride + (size_t)x0 * 3;
-                for (int x = x0; x < x1; x++, p += 3)
-                    sum += 299u * p[0] + 587u * p[1] + 114u * p[2];
-            }
-            grey[by][bx] = (double)sum / 1000.0 / (double)((y1 - y0) * (x1 - x0));
-        }
+    double *luma = xmalloc((size_t)w * sizeof *luma);
+    double *cols = xmalloc((size_t)h * N * sizeof *cols); /* h rows of N cells */
+    for (int y = 0; y < h; y++) {
+        const uint8_t *p = px + (size_t)y * stride;
+        for (int x = 0; x < w; x++, p += 3)
+            luma[x] = (299 * p[0] + 587 * p[1] + 114 * p[2]) / 1000.0;
+        area_reduce(luma, w, 1, cols + (size_t)y * N, 1);
     }
+    for (int x = 0; x < N; x++) area_reduce(cols + x, h, N, &grey[0][x], N);
+    free(luma);
+    free(cols);
 }
 
 static int cmp_double(const void *a, const void *b)
