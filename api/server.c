@@ -139,12 +139,15 @@ static void reject_conn(conn *c, int status, const char *code, const char *messa
     evbuffer_drain(in, evbuffer_get_length(in));
     evutil_socket_t fd = bufferevent_getfd(c->bev);
     if (fd >= 0 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-        char body[256], msg[512];
+        char body[256], msg[640], rid[25];
+        unsigned char raw[12];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2hex(rid, sizeof rid, raw, sizeof raw);
         int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
         int n = snprintf(msg, sizeof msg,
                          "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
-                         "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
-                         status, reason, blen, body);
+                         "X-Request-Id: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+                         status, reason, rid, blen, body);
         ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;    /* a client that cannot take 300 bytes gets only the close */
         shutdown(fd, SHUT_WR);
@@ -260,6 +263,29 @@ static int valid_request_id(const char *s)
     return 1;
 }
 
+/* Runs once the caller is known (401 and 403 come before any complaint about the body):
+ * parses a JSON body for routes that take one, then calls the handler. */
+static void dispatch(api_req *r)
+{
+    const api_route *route = &api_routes[r->route];
+    if (route->body) {
+        if (r->raw_len == 0) {
+            api_reply_error(r, 400, "invalid_request", "a JSON object body is required");
+            return;
+        }
+        json_error_t jerr;
+        r->body = json_loadb((const char *)r->raw_body, r->raw_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!r->body) {
+            api_reply_error(r, 400, "invalid_request", "malformed JSON at line %d column %d: %s",
+                            jerr.line, jerr.column, jerr.text);
+            return;
+        }
+        arena_defer(r->arena, decref_json, r->body);
+        if (api_body_object(r) < 0) return;
+    }
+    route->handler(r);
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct api_thread *t = arg;
@@ -321,26 +347,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
         copy[r->raw_len] = '\0';
         r->raw_body = copy;
     }
-    if (route->body) {
-        if (r->raw_len == 0) {
-            api_reply_error(r, 400, "invalid_request", "a JSON object body is required");
-            return;
-        }
-        json_error_t jerr;
-        r->body = json_loadb((const char *)r->raw_body, r->raw_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!r->body) {
-            api_reply_error(r, 400, "invalid_request", "malformed JSON at line %d column %d: %s",
-                            jerr.line, jerr.column, jerr.text);
-            return;
-        }
-        arena_defer(r->arena, decref_json, r->body);
-        if (api_body_object(r) < 0) return;
-    }
-    if (route->auth == AUTH_NONE) {
-        route->handler(r);
-        return;
-    }
-    api_auth_run(r, route->auth, route->handler);
+    if (route->auth == AUTH_NONE) dispatch(r);
+    else api_auth_run(r, route->auth, dispatch);
 }
 
 /* ---- threads ---- */
