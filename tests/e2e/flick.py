@@ -208,8 +208,11 @@ class Server:
 
     def connect(self, timeout=5.0):
         """A raw socket to the server."""
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-        return s
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+    def raw(self, timeout=5.0):
+        """A Raw client connection (reads pipelined responses one by one)."""
+        return Raw(self.port, timeout)
 
 
 def start_server(env=None, name="flickd"):
@@ -312,25 +315,62 @@ def recv_all(sock, deadline_s=3.0):
         data += chunk
 
 
+class Raw:
+    """A raw client connection that reads responses one at a time, keeping whatever
+    arrived after the current one (pipelining)."""
+
+    def __init__(self, port, timeout=5.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            return False
+        self.buf += chunk
+        return True
+
+    def response(self, timeout=5.0):
+        """(status, headers with lower-case names, body) of the next response; None if the
+        server closed first. Bodies are Content-Length framed (or end at close)."""
+        while b"\r\n\r\n" not in self.buf:
+            if not self._fill(timeout):
+                return None
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        status, headers = _parse_head_lines(head)
+        if "content-length" in headers:
+            n = int(headers["content-length"])
+            self.buf = rest
+            while len(self.buf) < n:
+                if not self._fill(timeout):
+                    break
+            body, self.buf = self.buf[:n], self.buf[n:]
+        else:
+            self.buf = rest
+            while self._fill(timeout):
+                pass
+            body, self.buf = self.buf, b""
+        return status, headers, body
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def read_response(sock, timeout=5.0):
-    """Reads exactly one HTTP response (Content-Length framed, or until close) from a raw
-    socket. Returns (status, headers dict lower-cased, body bytes) or None on close."""
-    sock.settimeout(timeout)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None if not buf else _parse_head(buf, b"")
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    status, headers = _parse_head_lines(head)
-    n = int(headers.get("content-length", "0"))
-    while len(rest) < n:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return status, headers, rest[:n]
+    """One response from a plain socket that carries nothing after it."""
+    r = Raw.__new__(Raw)
+    r.sock, r.buf = sock, b""
+    return r.response(timeout)
 
 
 def _parse_head_lines(head):
@@ -343,7 +383,3 @@ def _parse_head_lines(head):
     return status, headers
 
 
-def _parse_head(buf, _):
-    head = buf.split(b"\r\n\r\n")[0]
-    status, headers = _parse_head_lines(head)
-    return status, headers, b""
