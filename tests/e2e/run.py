@@ -28,6 +28,16 @@ class Result(unittest.TextTestResult):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.passed = 0
+        self.times = {}
+        self._t0 = 0.0
+
+    def startTest(self, test):
+        self._t0 = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        self.times[test.id()] = time.monotonic() - self._t0
+        super().stopTest(test)
 
     def addSuccess(self, test):
         super().addSuccess(test)
@@ -75,6 +85,8 @@ def main(argv):
     if result.expectedFailures:
         line += ", %d expected failures" % len(result.expectedFailures)
     sys.stderr.flush()
+    slow = sorted(result.times.items(), key=lambda kv: -kv[1])[:5]
+    print("slowest: " + ", ".join("%s %.1f s" % (k.split(".", 1)[1], v) for k, v in slow))
     print("(%.1f s)" % (time.monotonic() - started))
     print(line, flush=True)
     return 0 if failed == 0 else 1

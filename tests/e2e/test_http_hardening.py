@@ -64,6 +64,7 @@ class Base(unittest.TestCase):
         st, headers, body, rest = parse_one(out)
         self.assertEqual(st, status, out)
         self.assertTrue(headers.get("content-type", "").startswith("application/json"), out)
+        self.assertTrue(headers.get("x-request-id"), out)
         err = json.loads(body)["error"]
         self.assertEqual(set(err), {"code", "message"})
         self.assertEqual(rest, b"", "bytes after the response: %r" % rest)
@@ -270,6 +271,7 @@ class Deadlines(Base):
         st, headers, body, _ = parse_one(out)
         self.assertEqual(st, 408, out)
         self.assertTrue(headers.get("content-type", "").startswith("application/json"))
+        self.assertTrue(headers.get("x-request-id"), out)
         self.assertEqual(set(json.loads(body)["error"]), {"code", "message"})
         self.assertTrue(closed, "connection not closed after the 408")
         self.assertGreaterEqual(elapsed, TIMEOUT_S - 0.3)
@@ -359,6 +361,7 @@ class ConnectionCap(Base):
         self.assertTrue(out, "the connection over the cap got no answer")
         st, headers, body, _ = parse_one(out)
         self.assertEqual(st, 429, out)
+        self.assertTrue(headers.get("x-request-id"), out)
         self.assertEqual(json.loads(body)["error"]["code"], "rate_limited")
         self.assertTrue(closed)
 
