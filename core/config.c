@@ -58,6 +58,12 @@ static int int_env(const char *name, int def, int min, int max, int *dst,
  * deployment must share it: FLICK_SECRET, or a file made once under the data directory. */
 static int load_secret(core_config *c, char *err, size_t errlen)
 {
+    const char *prev = getenv("FLICK_SECRET_PREVIOUS");
+    if (prev && *prev) {
+        crypto_generichash(c->secret_previous, sizeof c->secret_previous,
+                           (const unsigned char *)prev, strlen(prev), NULL, 0);
+        c->has_secret_previous = 1;
+    }
     const char *env = getenv("FLICK_SECRET");
     if (env && *env) {
         crypto_generichash(c->secret, sizeof c->secret, (const unsigned char *)env, strlen(env), NULL, 0);

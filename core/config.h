@@ -30,6 +30,8 @@ typedef struct core_config {
     int login_window_s;         /* FLICK_LOGIN_WINDOW_S */
     unsigned char secret[32];   /* from FLICK_SECRET, else $FLICK_DATA_DIR/secret (made once):
                                    signs cursors and media URLs; equal across processes */
+    unsigned char secret_previous[32]; /* from FLICK_SECRET_PREVIOUS: still accepted for media URLs */
+    int has_secret_previous;
 } core_config;
 
 /* Fills `c` from the environment over the defaults. Returns 0, or -1 with a sentence
