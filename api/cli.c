@@ -2,11 +2,13 @@
  * needs (a code, a token); everything else goes to stderr. */
 #include "api/cli.h"
 
+#include "feed/policy.h"
 #include "feed/users.h"
 
 #include <libpq-fe.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -147,6 +149,49 @@ int api_cli_seed(const core_config *cfg)
     printf("invite code: %s\n", code);
     rc = 0;
 out:
+    PQfinish(c);
+    return rc;
+}
+
+int api_cli_seed_policy(const core_config *cfg, const char *path)
+{
+    int rc = 1;
+    FILE *f = NULL;
+    PGconn *c = connect_db(cfg);
+    if (!c) return 1;
+    PGresult *res = run(c, "BEGIN", 0, NULL);
+    PQclear(res);
+    /* The settings row is the once-only guard, locked so two migrators cannot both seed. */
+    res = run(c, "SELECT value FROM settings WHERE name = 'policy_seeded' FOR UPDATE", 0, NULL);
+    if (!res || PQntuples(res) != 1) goto out;
+    int seeded = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (seeded) { rc = 0; goto out; }
+    if (!(f = fopen(path, "r"))) {
+        fprintf(stderr, "flickd: cannot read the policy file %s\n", path);
+        goto out;
+    }
+    char line[512], term[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || feed_policy_normalise(line, term, sizeof term) != 0) continue;
+        const char *params[] = { term };
+        res = run(c, "INSERT INTO policy_terms (term) VALUES ($1) ON CONFLICT DO NOTHING", 1, params);
+        if (!res) goto out;
+        PQclear(res);
+        n++;
+    }
+    res = run(c, "UPDATE settings SET value = 1 WHERE name = 'policy_seeded'", 0, NULL);
+    if (!res) goto out;
+    PQclear(res);
+    res = run(c, "COMMIT", 0, NULL);
+    if (!res) goto out;
+    PQclear(res);
+    printf("migrate: policy seeded with %d terms from %s\n", n, path);
+    rc = 0;
+out:
+    if (f) fclose(f);
+    if (rc != 0 || PQtransactionStatus(c) != PQTRANS_IDLE) PQclear(PQexec(c, "ROLLBACK"));
     PQfinish(c);
     return rc;
 }

@@ -11,4 +11,8 @@ int api_cli_admin(const core_config *cfg, int argc, char **argv);
  * fresh invite code. Returns the exit code. */
 int api_cli_seed(const core_config *cfg);
 
+/* Loads the policy's first terms from `path` once (while settings.policy_seeded is 0).
+ * Returns the exit code. */
+int api_cli_seed_policy(const core_config *cfg, const char *path);
+
 #endif

@@ -46,7 +46,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "flickd: migrate: %s\n", err);
             return 1;
         }
-        return 0;
+        char policy[1100];
+        snprintf(policy, sizeof policy, "%s/blocked_terms.txt", migrations_dir());
+        return api_cli_seed_policy(&cfg, policy);
     }
     if (strcmp(cmd, "admin") == 0) return api_cli_admin(&cfg, argc - 2, argv + 2);
     if (strcmp(cmd, "seed") == 0) return api_cli_seed(&cfg);
