@@ -6,7 +6,6 @@
 #include "api/ratelimit.h"
 #include "api/server.h"
 #include "core/cursor.h"
-#include "feed/posts.h"
 #include "feed/users.h"
 
 #include <sodium.h>
@@ -171,8 +170,8 @@ static void login_verified(void *arg, int status)
     }
     feed_token_new(l->token, l->token_hash);
     const char *params[] = { l->token_hash, json_string_value(json_object_get(l->user, "id")) };
-    db_exec(r->thread->db, "INSERT INTO sessions (token_hash, user_id) VALUES ($1, $2::bigint)",
-            2, params, login_saved, l);
+    db_exec(r->thread->db, "WITH s AS (INSERT INTO sessions (token_hash, user_id) VALUES ($1, $2::bigint)) "
+            "UPDATE users SET last_active_at = now() WHERE id = $2::bigint", 2, params, login_saved, l);
 }
 
 static void login_found(void *arg, const db_reply *rep)
@@ -257,10 +256,9 @@ void api_logout(api_req *r)
 /* The `me` object: user plus role, tier, minor, generations_left_today, invites_left. */
 #define ME_SQL \
     "SELECT " FEED_USER_COLS ", u.role, u.tier, u.birth_year, " \
-    "GREATEST(0, (SELECT value FROM settings WHERE name = 'daily_generations_' || u.tier) - " \
+    "GREATEST(0, daily_generation_limit(u.tier) - " \
     "  (SELECT count(*) FROM generations g WHERE g.user_id = u.id " \
-    "   AND g.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' " \
-    "   AND g.status NOT IN ('failed', 'canceled'))), " \
+    "   AND g.quota_day = (now() AT TIME ZONE 'UTC')::date AND g.status NOT IN ('failed', 'canceled'))), " \
     "GREATEST(0, (SELECT value FROM settings WHERE name = 'invites_per_user') - " \
     "  (SELECT count(*) FROM invites i WHERE i.created_by = u.id)) " \
     "FROM users u WHERE u.id = $1::bigint"
@@ -481,59 +479,3 @@ static void follow_change(api_req *r, int follow)
 
 void api_user_follow(api_req *r) { follow_change(r, 1); }
 void api_user_unfollow(api_req *r) { follow_change(r, 0); }
-
-/* ---- a user's posts ---- */
-
-static void user_posts_listed(void *arg, const db_reply *rep)
-{
-    api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *who = rep->results[0], *res = rep->results[1];
-    if (PQntuples(who) != 1) {
-        api_reply_error(r, 404, "not_found", "no such user");
-        return;
-    }
-    int n = PQntuples(res), limit = *(int *)r->state;
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, feed_post_row_json(res, i));
-    const char *next = n > limit ? arena_printf(r->arena, "%s|%s", PQgetvalue(res, limit - 1, FEED_POST_SORT_COL),
-                                                PQgetvalue(res, limit - 1, 0)) : NULL;
-    api_reply_list(r, items, next);
-}
-
-void api_user_posts(api_req *r)
-{
-    int *limit = arena_alloc(r->arena, sizeof *limit);
-    char cursor[CURSOR_MAX_PAYLOAD + 1];
-    if (api_page_limit(r, limit) || api_page_cursor(r, cursor) < 0) return;
-    r->state = limit;
-    const char *after_ts = NULL, *after_id = NULL;
-    char *bar = strchr(cursor, '|');
-    if (bar) {
-        *bar = '\0';
-        after_ts = cursor;
-        after_id = bar + 1;
-    } else if (cursor[0]) {
-        api_reply_error(r, 400, "invalid_request", "cursor is not valid");
-        return;
-    }
-    const char *id = viewer_id(r);
-    db_query *q = db_query_new();
-    const char *p1[] = { r->params[0] };
-    db_query_add(q, "SELECT id FROM users WHERE username = $1 AND NOT banned", 1, p1);
-    const char *p2[] = { r->params[0], id, r->viewer.minor ? "t" : "f", after_ts, after_id,
-                         arena_printf(r->arena, "%d", *limit + 1) };
-    db_query_add(q,
-        "SELECT " FEED_POST_COLS " FROM posts p JOIN users u ON u.id = p.author_id "
-        "WHERE u.username = $1 AND NOT u.banned AND p.status = 'published' "
-        "AND (p.visibility = 'public' OR p.author_id = $2::bigint OR EXISTS "
-        "     (SELECT 1 FROM follows f WHERE f.follower_id = $2::bigint AND f.followee_id = p.author_id)) "
-        "AND NOT ($3::boolean AND p.restricted) "
-        "AND ($4::timestamptz IS NULL OR (p.published_at, p.id) < ($4::timestamptz, $5::bigint)) "
-        "ORDER BY p.published_at DESC, p.id DESC LIMIT $6::int", 6, p2);
-    db_run(r->thread->db, q, user_posts_listed, r);
-}

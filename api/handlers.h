@@ -21,11 +21,26 @@ void api_invites_create(api_req *r);
 void api_user_get(api_req *r);
 void api_user_follow(api_req *r);
 void api_user_unfollow(api_req *r);
+
+/* generations.c */
+void api_generation_create(api_req *r);
+void api_generation_get(api_req *r);
+void api_generations_list(api_req *r);
+void api_generation_cancel(api_req *r);
+
+/* posts.c */
 void api_user_posts(api_req *r);
+void api_post_get(api_req *r);
+void api_drafts_list(api_req *r);
+void api_post_publish(api_req *r);
+void api_post_patch(api_req *r);
+void api_post_delete(api_req *r);
 
 /* admin.c */
 void api_admin_role_put(api_req *r);
 void api_admin_limits_get(api_req *r);
 void api_admin_limits_put(api_req *r);
+void api_admin_policy_get(api_req *r);
+void api_admin_policy_put(api_req *r);
 
 #endif

@@ -31,9 +31,20 @@ const api_route api_routes[] = {
     { POST,   "/v1/users/{username}/follow",      api_user_follow,      AUTH_USER,  0 },
     { DELETE, "/v1/users/{username}/follow",      api_user_unfollow,    AUTH_USER,  0 },
     { GET,    "/v1/users/{username}/posts",       api_user_posts,       AUTH_USER,  0 },
+    { POST,   "/v1/generations",                  api_generation_create, AUTH_USER, 1 },
+    { GET,    "/v1/generations",                  api_generations_list, AUTH_USER,  0 },
+    { GET,    "/v1/generations/{id}",             api_generation_get,   AUTH_USER,  0 },
+    { DELETE, "/v1/generations/{id}",             api_generation_cancel, AUTH_USER, 0 },
+    { GET,    "/v1/drafts",                       api_drafts_list,      AUTH_USER,  0 },
+    { GET,    "/v1/posts/{id}",                   api_post_get,         AUTH_USER,  0 },
+    { PATCH,  "/v1/posts/{id}",                   api_post_patch,       AUTH_USER,  1 },
+    { DELETE, "/v1/posts/{id}",                   api_post_delete,      AUTH_USER,  0 },
+    { POST,   "/v1/posts/{id}/publish",           api_post_publish,     AUTH_USER,  2 },
     { PUT,    "/v1/admin/users/{username}/role",  api_admin_role_put,   AUTH_ADMIN, 1 },
     { GET,    "/v1/admin/limits",                 api_admin_limits_get, AUTH_ADMIN, 0 },
     { PUT,    "/v1/admin/limits",                 api_admin_limits_put, AUTH_ADMIN, 1 },
+    { GET,    "/v1/admin/policy",                 api_admin_policy_get, AUTH_ADMIN, 0 },
+    { PUT,    "/v1/admin/policy",                 api_admin_policy_put, AUTH_ADMIN, 1 },
 };
 const int api_route_count = (int)(sizeof api_routes / sizeof api_routes[0]);
 

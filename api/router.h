@@ -21,7 +21,8 @@ typedef struct api_route {
     const char *pattern;    /* "/v1/users/{username}/follow": {x} matches one segment */
     api_handler handler;
     api_auth auth;
-    int body;               /* 1: a JSON object body is parsed before the handler */
+    int body;               /* 1: a JSON object body is required; 2: optional (absent
+                               means {}); 0: the raw body, if any, is the handler's */
 } api_route;
 
 extern const api_route api_routes[];

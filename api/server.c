@@ -268,7 +268,10 @@ static int valid_request_id(const char *s)
 static void dispatch(api_req *r)
 {
     const api_route *route = &api_routes[r->route];
-    if (route->body) {
+    if (route->body == 2 && r->raw_len == 0) {
+        r->body = json_object();
+        arena_defer(r->arena, decref_json, r->body);
+    } else if (route->body) {
         if (r->raw_len == 0) {
             api_reply_error(r, 400, "invalid_request", "a JSON object body is required");
             return;

@@ -1,24 +1,21 @@
-/* feed/posts.h: the `post` object as stored so far and its JSON. Builds no queries that
- * run by themselves; callers select FEED_POST_COLS over `posts p JOIN users u`. */
+/* feed/posts.h: the `post` object. PostgreSQL builds it (post_json() in migrations/0004);
+ * this turns its stored media rows into the `media` object with signed, expiring URLs and
+ * adds what depends on the viewer. */
 #ifndef FLICK_FEED_POSTS_H
 #define FLICK_FEED_POSTS_H
 
 #include <jansson.h>
-#include <libpq-fe.h>
+#include <stdbool.h>
+#include <time.h>
 
-#include "feed/users.h"
+/* A new `post` object from post_json()'s text. `base_url` ("http://host:port", or "" for
+ * relative URLs) prefixes the signed media URLs, signed with `key`, valid until `expires`.
+ * Returns NULL if the text is not a post_json() object. Caller owns the result. */
+json_t *feed_post_from_json_text(const char *text, const unsigned char key[32], time_t expires,
+                                 const char *base_url, bool viewer_liked);
 
-/* Columns for one post row: the post's own, then its author as FEED_USER_COLS, then the
- * sort key (published time with microseconds) at FEED_POST_SORT_COL. */
-#define FEED_POST_COLS \
-    "p.id::text, p.status, p.visibility, p.restricted, p.caption, " \
-    "to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
-    "to_char(p.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
-    FEED_USER_COLS ", " \
-    "to_char(p.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-#define FEED_POST_SORT_COL (7 + FEED_USER_NCOLS)
-
-/* A new `post` object from row `row` of a FEED_POST_COLS result. Caller owns it. */
-json_t *feed_post_row_json(const PGresult *res, int row);
+/* When URLs handed out now expire: at least SIGN_URL_TTL_S from now, rounded up to the
+ * hour so that pages fetched within the hour repeat the same URLs (cache-friendly). */
+time_t feed_media_url_expiry(time_t now);
 
 #endif

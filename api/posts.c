@@ -1,0 +1,264 @@
+/* api/posts.c: a post's page, my drafts, publishing, editing and deleting (API.md "Posts,
+ * drafts, remixes"). Visibility is decided in SQL by post_visible(); an object the caller
+ * may not see is 404, never 403, so ids do not leak. */
+#include "api/posts.h"
+
+#include "api/handlers.h"
+#include "api/server.h"
+#include "core/cursor.h"
+#include "feed/posts.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+json_t *api_post_object(api_req *r, const char *json_text)
+{
+    const char *host = api_header(r, "Host");
+    char base[300] = "";
+    if (host && strlen(host) < 256 && !strpbrk(host, " /\\\"<>"))
+        snprintf(base, sizeof base, "http://%s", host);
+    json_t *post = feed_post_from_json_text(json_text, r->thread->server->cfg.secret,
+                                            feed_media_url_expiry(time(NULL)), base, false);
+    return post ? post : json_null();
+}
+
+void api_reply_post_page(api_req *r, const void *pgresult, int limit)
+{
+    const PGresult *res = pgresult;
+    int n = PQntuples(res);
+    json_t *items = json_array();
+    for (int i = 0; i < n && i < limit; i++)
+        json_array_append_new(items, api_post_object(r, PQgetvalue(res, i, 0)));
+    const char *next = n > limit ? PQgetvalue(res, limit - 1, 1) : NULL;
+    api_reply_list(r, items, next);
+}
+
+static const char *viewer_id(api_req *r)
+{
+    return arena_printf(r->arena, "%lld", (long long)r->viewer.id);
+}
+
+static const char *viewer_role(api_req *r)
+{
+    return r->viewer.role == ROLE_ADMIN ? "admin" : r->viewer.role == ROLE_MODERATOR ? "moderator" : "user";
+}
+
+static int valid_id(api_req *r)
+{
+    const char *s = r->params[0];
+    size_t n = strlen(s);
+    if (n == 0 || n > 18 || strspn(s, "0123456789") != n) {
+        api_reply_error(r, 404, "not_found", "no such post");
+        return 0;
+    }
+    return 1;
+}
+
+/* Answers the first row's post (column 0) or 404. */
+static void post_loaded(void *arg, const db_reply *rep)
+{
+    api_req *r = arg;
+    if (rep->status != DB_OK) {
+        api_reply_unavailable(r);
+        return;
+    }
+    const PGresult *res = rep->results[rep->nresults - 1];
+    if (PQntuples(res) != 1) {
+        api_reply_error(r, 404, "not_found", "no such post");
+        return;
+    }
+    api_reply_json(r, 200, api_post_object(r, PQgetvalue(res, 0, 0)));
+}
+
+void api_post_get(api_req *r)
+{
+    if (!valid_id(r)) return;
+    const char *params[] = { r->params[0], viewer_id(r), r->viewer.minor ? "t" : "f", viewer_role(r) };
+    db_exec(r->thread->db, "SELECT post_json(p)::text FROM posts p WHERE p.id = $1::bigint "
+                           "AND post_visible(p, $2::bigint, $3::boolean, $4)", 4, params, post_loaded, r);
+}
+
+/* Keyset paging over (time, id), newest first: the cursor holds the last row's pair. */
+static int page_args(api_req *r, int *limit, const char **after_ts, const char **after_id)
+{
+    char *cursor = arena_alloc(r->arena, CURSOR_MAX_PAYLOAD + 1);
+    if (api_page_limit(r, limit) || api_page_cursor(r, cursor) < 0) return -1;
+    *after_ts = *after_id = NULL;
+    char *bar = strchr(cursor, '|');
+    if (bar) {
+        *bar = '\0';
+        *after_ts = cursor;
+        *after_id = bar + 1;
+    } else if (cursor[0]) {
+        api_reply_error(r, 400, "invalid_request", "cursor is not valid");
+        return -1;
+    }
+    return 0;
+}
+
+static void page_loaded(void *arg, const db_reply *rep)
+{
+    api_req *r = arg;
+    if (rep->status != DB_OK) {
+        api_reply_unavailable(r);
+        return;
+    }
+    api_reply_post_page(r, rep->results[rep->nresults - 1], *(int *)r->state);
+}
+
+void api_drafts_list(api_req *r)
+{
+    int *limit = arena_alloc(r->arena, sizeof *limit);
+    const char *after_ts, *after_id;
+    if (page_args(r, limit, &after_ts, &after_id)) return;
+    r->state = limit;
+    const char *params[] = { viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
+    db_exec(r->thread->db,
+            "SELECT post_json(p)::text, to_char(p.created_at AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id "
+            "FROM posts p WHERE p.author_id = $1::bigint AND p.status = 'draft' "
+            "AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2::timestamptz, $3::bigint)) "
+            "ORDER BY p.created_at DESC, p.id DESC LIMIT $4::int", 4, params, page_loaded, r);
+}
+
+void api_user_posts(api_req *r)
+{
+    int *limit = arena_alloc(r->arena, sizeof *limit);
+    const char *after_ts, *after_id;
+    if (page_args(r, limit, &after_ts, &after_id)) return;
+    r->state = limit;
+    db_query *q = db_query_new();
+    const char *p1[] = { r->params[0] };
+    db_query_add(q, "SELECT id FROM users WHERE username = $1 AND NOT banned", 1, p1);
+    const char *p2[] = { r->params[0], viewer_id(r), r->viewer.minor ? "t" : "f", viewer_role(r),
+                         after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
+    db_query_add(q,
+        "SELECT post_json(p)::text, to_char(p.published_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id "
+        "FROM posts p JOIN users u ON u.id = p.author_id "
+        "WHERE u.username = $1 AND NOT u.banned AND p.status = 'published' "
+        "AND post_visible(p, $2::bigint, $3::boolean, $4) "
+        "AND ($5::timestamptz IS NULL OR (p.published_at, p.id) < ($5::timestamptz, $6::bigint)) "
+        "ORDER BY p.published_at DESC, p.id DESC LIMIT $7::int", 7, p2);
+    db_run(r->thread->db, q, page_loaded, r);
+}
+
+/* ---- publish ---- */
+
+static void published(void *arg, const db_reply *rep)
+{
+    api_req *r = arg;
+    if (rep->status != DB_OK) {
+        api_reply_unavailable(r);
+        return;
+    }
+    const PGresult *before = rep->results[0], *after = rep->results[rep->nresults - 1];
+    if (PQntuples(before) != 1) {
+        api_reply_error(r, 404, "not_found", "no such post");
+        return;
+    }
+    const char *status = PQgetvalue(before, 0, 0);
+    if (strcmp(status, "draft") == 0 && PQgetvalue(before, 0, 1)[0] == 't') {
+        api_reply_error(r, 403, "cameo_revoked", "someone featured in this draft has revoked their cameo");
+        return;
+    }
+    if (strcmp(status, "draft") != 0 && strcmp(status, "published") != 0) {
+        api_reply_error(r, 409, "conflict", "this post is %s and cannot be published", status);
+        return;
+    }
+    api_reply_json(r, 200, api_post_object(r, PQgetvalue(after, 0, 0)));
+}
+
+void api_post_publish(api_req *r)
+{
+    if (!valid_id(r)) return;
+    const char *caption, *visibility;
+    bool allow_remix = true, has_allow;
+    if (api_body_string(r, "caption", false, 500, &caption) ||
+        api_body_string(r, "visibility", false, 20, &visibility) ||
+        api_body_bool(r, "allow_remix", &allow_remix, &has_allow))
+        return;
+    if (visibility && strcmp(visibility, "public") != 0 && strcmp(visibility, "followers") != 0) {
+        api_reply_error(r, 400, "invalid_request", "visibility must be public or followers");
+        return;
+    }
+    const char *id = r->params[0], *me = viewer_id(r);
+    db_query *q = db_query_new();
+    const char *p0[] = { id, me };
+    db_query_add(q, "SELECT p.status, EXISTS (SELECT 1 FROM post_cameos pc WHERE pc.post_id = p.id AND pc.revoked) "
+                    "FROM posts p WHERE p.id = $1::bigint AND p.author_id = $2::bigint FOR UPDATE", 2, p0);
+    const char *p1[] = { id, me, caption, visibility ? visibility : "public", has_allow ? (allow_remix ? "t" : "f") : "t" };
+    db_query_add(q,
+        "UPDATE posts p SET status = 'published', published_at = now(), caption = COALESCE($3, caption), "
+        "visibility = $4, allow_remix = $5::boolean "
+        "WHERE p.id = $1::bigint AND p.author_id = $2::bigint AND p.status = 'draft' "
+        "AND NOT EXISTS (SELECT 1 FROM post_cameos pc WHERE pc.post_id = p.id AND pc.revoked)", 5, p1);
+    /* A remix published now counts toward its parent, and tells the parent's author. */
+    const char *p2[] = { id };
+    db_query_add(q,
+        "WITH child AS (SELECT remix_of, author_id FROM posts WHERE id = $1::bigint AND status = 'published' "
+        "               AND published_at = now() AND remix_of IS NOT NULL), "
+        "parent AS (UPDATE posts SET remixes_count = remixes_count + 1 FROM child "
+        "           WHERE posts.id = child.remix_of RETURNING posts.id, posts.author_id) "
+        "INSERT INTO notifications (user_id, type, actor_id, post_id) "
+        "SELECT parent.author_id, 'remixed', child.author_id, $1::bigint FROM parent, child "
+        "WHERE parent.author_id <> child.author_id ON CONFLICT DO NOTHING", 1, p2);
+    db_query_add(q, "SELECT post_json(p)::text FROM posts p WHERE p.id = $1::bigint", 1, p2);
+    db_run(r->thread->db, q, published, r);
+}
+
+/* ---- edit and delete ---- */
+
+void api_post_patch(api_req *r)
+{
+    if (!valid_id(r)) return;
+    const char *caption;
+    bool allow_remix = true, has_allow;
+    if (api_body_string(r, "caption", false, 500, &caption) ||
+        api_body_bool(r, "allow_remix", &allow_remix, &has_allow))
+        return;
+    const char *params[] = { r->params[0], viewer_id(r), caption, has_allow ? (allow_remix ? "t" : "f") : NULL };
+    db_exec(r->thread->db,
+            "WITH u AS (UPDATE posts SET caption = COALESCE($3, caption), "
+            "allow_remix = COALESCE($4::boolean, allow_remix) "
+            "WHERE id = $1::bigint AND author_id = $2::bigint AND status <> 'removed' RETURNING *) "
+            "SELECT post_json(ROW(u.*)::posts)::text FROM u", 4, params, post_loaded, r);
+}
+
+static void deleted(void *arg, const db_reply *rep)
+{
+    api_req *r = arg;
+    if (rep->status != DB_OK) {
+        api_reply_unavailable(r);
+        return;
+    }
+    const PGresult *res = rep->results[0];
+    if (PQntuples(res) != 1) {
+        api_reply_error(r, 404, "not_found", "no such post");
+        return;
+    }
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
+        api_reply_error(r, 403, "forbidden", "only the author or a moderator can delete this post");
+        return;
+    }
+    api_reply_empty(r, 204);
+}
+
+void api_post_delete(api_req *r)
+{
+    if (!valid_id(r)) return;
+    const char *params[] = { r->params[0], viewer_id(r), r->viewer.minor ? "t" : "f", viewer_role(r) };
+    /* Removal keeps the row (provenance and moderation refer to it); a moderator's removal
+     * is written to the audit log. */
+    db_exec(r->thread->db,
+            "WITH target AS (SELECT p.id, p.author_id FROM posts p WHERE p.id = $1::bigint "
+            "                AND post_visible(p, $2::bigint, $3::boolean, $4)), "
+            "allowed AS (SELECT id FROM target WHERE author_id = $2::bigint OR $4 IN ('moderator', 'admin')), "
+            "removed AS (UPDATE posts SET status = 'removed' WHERE id IN (SELECT id FROM allowed) RETURNING id, author_id), "
+            "audit AS (INSERT INTO audit_log (actor_id, action, target_type, target_id) "
+            "          SELECT $2::bigint, 'remove', 'post', id::text FROM removed WHERE author_id <> $2::bigint) "
+            "SELECT EXISTS (SELECT 1 FROM allowed) FROM target", 4, params, deleted, r);
+}
