@@ -22,6 +22,15 @@ void api_user_get(api_req *r);
 void api_user_follow(api_req *r);
 void api_user_unfollow(api_req *r);
 
+/* cameos.c */
+void api_cameo_put(api_req *r);
+void api_cameo_delete(api_req *r);
+void api_cameo_approvals_list(api_req *r);
+void api_cameo_approval_add(api_req *r);
+void api_cameo_approval_delete(api_req *r);
+void api_cameo_appearances(api_req *r);
+void api_post_cameo_takedown(api_req *r);
+
 /* generations.c */
 void api_generation_create(api_req *r);
 void api_generation_get(api_req *r);
@@ -42,5 +51,12 @@ void api_admin_limits_get(api_req *r);
 void api_admin_limits_put(api_req *r);
 void api_admin_policy_get(api_req *r);
 void api_admin_policy_put(api_req *r);
+
+/* media.c: signed URL or token; checks the token itself (AUTH_NONE in the table) */
+void api_media_get(api_req *r);
+
+/* provenance.c */
+void api_provenance_get(api_req *r);
+void api_provenance_lookup(api_req *r);   /* raw image body, not JSON */
 
 #endif

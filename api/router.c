@@ -31,6 +31,13 @@ const api_route api_routes[] = {
     { POST,   "/v1/users/{username}/follow",      api_user_follow,      AUTH_USER,  0 },
     { DELETE, "/v1/users/{username}/follow",      api_user_unfollow,    AUTH_USER,  0 },
     { GET,    "/v1/users/{username}/posts",       api_user_posts,       AUTH_USER,  0 },
+    { PUT,    "/v1/me/cameo",                     api_cameo_put,        AUTH_USER,  1 },
+    { DELETE, "/v1/me/cameo",                     api_cameo_delete,     AUTH_USER,  0 },
+    { GET,    "/v1/me/cameo/approvals",           api_cameo_approvals_list, AUTH_USER, 0 },
+    { POST,   "/v1/me/cameo/approvals",           api_cameo_approval_add, AUTH_USER, 1 },
+    { DELETE, "/v1/me/cameo/approvals/{username}", api_cameo_approval_delete, AUTH_USER, 0 },
+    { GET,    "/v1/me/cameo/appearances",         api_cameo_appearances, AUTH_USER, 0 },
+    { DELETE, "/v1/posts/{id}/cameos/me",         api_post_cameo_takedown, AUTH_USER, 0 },
     { POST,   "/v1/generations",                  api_generation_create, AUTH_USER, 1 },
     { GET,    "/v1/generations",                  api_generations_list, AUTH_USER,  0 },
     { GET,    "/v1/generations/{id}",             api_generation_get,   AUTH_USER,  0 },
@@ -45,6 +52,9 @@ const api_route api_routes[] = {
     { PUT,    "/v1/admin/limits",                 api_admin_limits_put, AUTH_ADMIN, 1 },
     { GET,    "/v1/admin/policy",                 api_admin_policy_get, AUTH_ADMIN, 0 },
     { PUT,    "/v1/admin/policy",                 api_admin_policy_put, AUTH_ADMIN, 1 },
+    { GET,    "/v1/media/{media_id}",             api_media_get,        AUTH_NONE,  0 },
+    { GET,    "/v1/provenance/{sha256}",          api_provenance_get,   AUTH_NONE,  0 },
+    { POST,   "/v1/provenance/lookup",            api_provenance_lookup, AUTH_MODERATOR, 0 },
 };
 const int api_route_count = (int)(sizeof api_routes / sizeof api_routes[0]);
 
