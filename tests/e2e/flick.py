@@ -238,9 +238,34 @@ def run_cli(*args, timeout=30):
     return p.stdout.decode("utf-8").strip()
 
 
+_invite_pool = []
+_invite_lock = threading.Lock()
+INVITE_BATCH = 4
+
+
 def invite():
-    """A fresh operator-minted invite code."""
-    return run_cli("admin", "invite")
+    """A fresh operator-minted invite code. Codes are minted a few at a time, in parallel
+    processes, since each `flickd admin invite` pays for a process start and a connection."""
+    with _invite_lock:
+        if not _invite_pool:
+            out = [None] * INVITE_BATCH
+            errors = []
+
+            def mint(i):
+                try:
+                    out[i] = run_cli("admin", "invite")
+                except Exception as e:      # reported below, in the caller's thread
+                    errors.append(e)
+
+            threads = [threading.Thread(target=mint, args=(i,)) for i in range(INVITE_BATCH)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if errors:
+                raise errors[0]
+            _invite_pool.extend(out)
+        return _invite_pool.pop()
 
 
 def create_user(role="user", tier="free", name=None):
