@@ -101,7 +101,7 @@ class Server:
             env = _base_env(self.extra_env)
             env["FLICK_LISTEN"] = "127.0.0.1:%d" % self.port
             self.log_path = os.path.join(LOG_DIR, "%s-%d-%d.log" % (self.name, next(_seq), self.port))
-            self._log = open(self.log_path, "wb")
+            self._log = open(self.log_path, "ab")
             self.proc = subprocess.Popen([BIN, "serve"], env=env, stdin=subprocess.DEVNULL,
                                          stdout=self._log, stderr=self._log, cwd=ROOT)
             deadline = time.monotonic() + timeout

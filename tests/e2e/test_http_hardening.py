@@ -328,6 +328,30 @@ class Deadlines(Base):
             s.close()
 
 
+class ClientGone(Base):
+    def test_client_closes_before_the_answer(self):
+        # Requests whose answer is computed off the loop (password hashing, queries): the
+        # client is gone when it is ready. Abrupt resets (SO_LINGER 0) and half-sent
+        # requests too. The server must neither crash nor leak (the sanitizer build
+        # reports at exit).
+        body = json.dumps({"username": USER["username"], "password": USER["password"]}).encode()
+        login = b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        me = b"GET /v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + USER["token"].encode() + b"\r\n\r\n"
+        for _ in range(10):
+            for data, reset in ((login, False), (me, False), (me, True), (login, True),
+                                (b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n", False), (login[:40], True),
+                                (me + me + me, False)):
+                s = srv.connect()
+                if reset:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.sendall(data)
+                s.close()
+        time.sleep(1.0)
+        self.assertTrue(srv.alive())
+        self.assertEqual(srv.request("GET", "/healthz").status, 200)
+        self.assertEqual(srv.request("GET", "/v1/me", token=USER["token"]).status, 200)
+
+
 class ConnectionCap(Base):
     """A server of its own with FLICK_MAX_CONNS_PER_IP=5."""
     CAP = 5

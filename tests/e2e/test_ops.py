@@ -1,5 +1,8 @@
 """Operations endpoints: /healthz, /readyz, /metrics (API.md "Operations")."""
+import json
 import re
+import threading
+import time
 import unittest
 
 import flick
@@ -90,6 +93,60 @@ class Ops(unittest.TestCase):
         for _ in range(3):
             srv.request("GET", "/readyz")
         self.assertEqual(count(), before + 3)
+
+
+class Concurrency(unittest.TestCase):
+    def test_parallel_clients(self):
+        acct = flick.signup(srv)
+        expected = [("GET", "/v1/me", acct["token"], 200), ("GET", "/healthz", None, 200),
+                    ("GET", "/v1/users/" + acct["username"], acct["token"], 200), ("GET", "/nope", None, 404),
+                    ("GET", "/v1/me", None, 401), ("GET", "/readyz", None, 200),
+                    ("GET", "/v1/me/invites?limit=5", acct["token"], 200)]
+        wrong = []
+
+        def client(k):
+            for i in range(12):
+                method, path, tok, status = expected[(k + i) % len(expected)]
+                try:
+                    r = srv.request(method, path, token=tok)
+                    if r.status != status:
+                        wrong.append((path, r))
+                except OSError as e:
+                    wrong.append((path, e))
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(wrong, [])
+
+
+class Shutdown(unittest.TestCase):
+    def test_sigterm_with_requests_in_flight(self):
+        own = flick.start_server(name="shutdown")
+        socks = []
+        try:
+            acct = flick.signup(own)
+            body = json.dumps({"username": acct["username"], "password": acct["password"]}).encode()
+            for _ in range(5):
+                for data in (b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                             % len(body) + body,
+                             b"GET /v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                             acct["token"].encode() + b"\r\n\r\n",
+                             b"GET /v1/me HTTP/1.1\r\nHost: x\r\n",     # half a request
+                             b""):                                         # idle
+                    s = own.connect()
+                    if data:
+                        s.sendall(data)
+                    socks.append(s)
+            start = time.monotonic()
+            own.stop(timeout=10)    # raises unless exit status 0 and no sanitizer report
+            self.assertLess(time.monotonic() - start, 10)
+        finally:
+            for s in socks:
+                s.close()
+            own.kill()
 
 
 if __name__ == "__main__":
