@@ -406,6 +406,35 @@ class Limits(Base):
                 self.assertTrue(self.parse(data)[1].get("x-request-id"), data[:300])
 
 
+class Sweep(Base):
+    """Every route the server answers (`flickd routes`), with an admin's token so no role
+    check stops the request early, garbage path parameters and bad bodies: always a JSON
+    answer under 500."""
+
+    PARAMS = ["0", "abc", "99999999999999999999", "-1", "%00", "%ff%fe", "1.5", "x" * 300]
+    WRONG_TYPES = {"prompt": 1, "caption": [], "visibility": 5, "permission": {}, "terms": "x",
+                   "post_id": True, "role": 7, "note": 1, "decision": [], "username": 1, "remix_of": {}}
+
+    def test_all_routes_with_garbage(self):
+        admin = flick.create_user("admin")[1]
+        lines = flick.run_cli("routes").splitlines()
+        self.assertTrue(lines)
+        for line in lines:
+            method, pattern = line.split(" ", 1)
+            has_params = "{" in pattern
+            for value in (self.PARAMS if has_params else [None]):
+                path = re.sub(r"\{[a-z_0-9]+\}", value, pattern) if has_params else pattern
+                bodies = [None, b"{", b"[]"]
+                if method in ("POST", "PUT", "PATCH") and not pattern.startswith("/v1/admin/"):
+                    bodies.append(json.dumps(self.WRONG_TYPES).encode())
+                queries = ["", "?limit=0", "?cursor=AAAA&limit=5"] if method == "GET" else [""]
+                for body in bodies:
+                    for q in queries:
+                        with self.subTest(route=line, path=path[:60], body=body, query=q):
+                            self.req(method, path + q, body, token=admin)
+        self.assertTrue(srv.alive())
+
+
 class StillUp(Base):
     def test_zz_server_still_answers(self):
         self.assertTrue(srv.alive())
