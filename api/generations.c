@@ -82,7 +82,7 @@ static void created(void *arg, const db_reply *rep)
         api_reply_unavailable(r);
         return;
     }
-    const PGresult *gen = rep->results[2], *rec = rep->results[3];
+    const PGresult *gen = rep->results[2], *rec = rep->results[4];
     if (PQntuples(gen) == 1) {
         reply_json_text(r, 202, PQgetvalue(gen, 0, 0));
         return;
@@ -132,6 +132,9 @@ static void insert_job(create *c)
         "SELECT generation_json(ROW(g.*)::generations)::text, pg_notify('flick_generations', g.id::text) FROM g",
         10, p2);
     const char *p3[] = { c->user_id, c->key };
+    /* A refused request (over quota) must not leave its key behind as "in progress". */
+    db_query_add(q, "DELETE FROM idempotency_keys WHERE user_id = $1::bigint AND key = $2 AND status IS NULL",
+                 2, p3);
     db_query_add(q, "SELECT request_hash, status, response FROM idempotency_keys "
                     "WHERE user_id = $1::bigint AND key = $2 AND status IS NOT NULL", 2, p3);
     db_run(r->thread->db, q, created, c);

@@ -124,6 +124,16 @@ void api_drafts_list(api_req *r)
             "ORDER BY p.created_at DESC, p.id DESC LIMIT $4::int", 4, params, page_loaded, r);
 }
 
+static void user_posts_loaded(void *arg, const db_reply *rep)
+{
+    api_req *r = arg;
+    if (rep->status == DB_OK && PQntuples(rep->results[0]) != 1) {
+        api_reply_error(r, 404, "not_found", "no such user");
+        return;
+    }
+    page_loaded(arg, rep);
+}
+
 void api_user_posts(api_req *r)
 {
     int *limit = arena_alloc(r->arena, sizeof *limit);
@@ -143,7 +153,7 @@ void api_user_posts(api_req *r)
         "AND post_visible(p, $2::bigint, $3::boolean, $4) "
         "AND ($5::timestamptz IS NULL OR (p.published_at, p.id) < ($5::timestamptz, $6::bigint)) "
         "ORDER BY p.published_at DESC, p.id DESC LIMIT $7::int", 7, p2);
-    db_run(r->thread->db, q, page_loaded, r);
+    db_run(r->thread->db, q, user_posts_loaded, r);
 }
 
 /* ---- publish ---- */
