@@ -150,6 +150,20 @@ int core_config_load(core_config *c, char *err, size_t errlen)
         int_env("FLICK_LOGIN_LIMIT_IP", 100, 1, 100000000, &c->login_limit_ip, err, errlen) ||
         int_env("FLICK_LOGIN_WINDOW_S", 300, 1, 86400, &c->login_window_s, err, errlen))
         return -1;
+    if (int_env("FLICK_WORKERS", 1, 0, 64, &c->workers, err, errlen) ||
+        int_env("FLICK_JOB_LEASE_S", 30, 2, 3600, &c->job_lease_s, err, errlen) ||
+        int_env("FLICK_JOB_MAX_ATTEMPTS", 4, 1, 100, &c->job_max_attempts, err, errlen) ||
+        int_env("FLICK_JOB_BACKOFF_MS", 2000, 1, 3600000, &c->job_backoff_ms, err, errlen) ||
+        int_env("FLICK_JOB_POLL_MS", 500, 10, 60000, &c->job_poll_ms, err, errlen) ||
+        int_env("FLICK_ENGINE_TIMEOUT_MS", 30000, 100, 600000, &c->engine_timeout_ms, err, errlen) ||
+        int_env("FLICK_ENGINE_POLL_MS", 1000, 10, 60000, &c->engine_poll_ms, err, errlen) ||
+        int_env("FLICK_ENGINE_JOB_TIMEOUT_S", 900, 1, 86400, &c->engine_job_timeout_s, err, errlen) ||
+        int_env("FLICK_MAX_VIDEO_BYTES", 64 << 20, 1024, 1 << 30, &c->max_video_bytes, err, errlen) ||
+        copy_env("FLICK_ENGINE_MODEL_STANDARD", "sora-2", c->engine_model_standard,
+                 sizeof c->engine_model_standard, err, errlen) ||
+        copy_env("FLICK_ENGINE_MODEL_PRO", "sora-2-pro", c->engine_model_pro,
+                 sizeof c->engine_model_pro, err, errlen))
+        return -1;
 
     if (strcmp(c->engine, "builtin") != 0 && strcmp(c->engine, "http") != 0) {
         snprintf(err, errlen, "FLICK_ENGINE must be builtin or http");

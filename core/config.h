@@ -32,6 +32,21 @@ typedef struct core_config {
                                    signs cursors and media URLs; equal across processes */
     unsigned char secret_previous[32]; /* from FLICK_SECRET_PREVIOUS: still accepted for media URLs */
     int has_secret_previous;
+    /* The `work` role (generation jobs; see media/worker.h). */
+    int workers;                /* FLICK_WORKERS: job threads per process, default 1 (0: none) */
+    int job_lease_s;            /* FLICK_JOB_LEASE_S: a claimed job's lease, renewed while held */
+    int job_max_attempts;       /* FLICK_JOB_MAX_ATTEMPTS: engine tries before `failed` */
+    int job_backoff_ms;         /* FLICK_JOB_BACKOFF_MS: first retry delay; doubles per attempt */
+    int job_poll_ms;            /* FLICK_JOB_POLL_MS: how often an idle worker looks for jobs */
+    int engine_timeout_ms;      /* FLICK_ENGINE_TIMEOUT_MS: one engine call (a download: no byte
+                                   for this long) */
+    int engine_poll_ms;         /* FLICK_ENGINE_POLL_MS: first wait between status polls */
+    int engine_job_timeout_s;   /* FLICK_ENGINE_JOB_TIMEOUT_S: how long one claim waits for the
+                                   engine to finish before counting an engine_timeout attempt */
+    int max_video_bytes;        /* FLICK_MAX_VIDEO_BYTES: largest clip accepted from an engine */
+    char engine_model_standard[64]; /* FLICK_ENGINE_MODEL_STANDARD: http engine's model name
+                                       for `standard` generations */
+    char engine_model_pro[64];  /* FLICK_ENGINE_MODEL_PRO: likewise for `pro` */
 } core_config;
 
 /* Fills `c` from the environment over the defaults. Returns 0, or -1 with a sentence

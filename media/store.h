@@ -26,5 +26,8 @@ int media_store_tmp_path(const char *data_dir, const char *suffix, char *out, si
                          char *err, size_t errlen);
 /* SHA-256 of a file as hex. Returns 0 or -1 with err. */
 int media_sha256_file(const char *path, char *sha_out, char *err, size_t errlen);
+/* Removes temporary files older than `older_than_s` seconds: what a process killed in the
+ * middle of a write left behind. Returns how many were removed. */
+int media_store_sweep_tmp(const char *data_dir, int older_than_s);
 
 #endif
