@@ -6,6 +6,7 @@
 #include "api/server.h"
 #include "feed/users.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ typedef struct auth_ctx {
     api_req *r;
     api_auth need;
     api_handler handler;
+    bool optional;      /* an unknown token leaves the caller anonymous instead of 401 */
 } auth_ctx;
 
 static void on_viewer(void *arg, const db_reply *rep)
@@ -26,6 +28,11 @@ static void on_viewer(void *arg, const db_reply *rep)
         return;
     }
     const PGresult *res = rep->results[0];
+    if (PQntuples(res) != 1 && ctx->optional) {
+        r->viewer.token_hash[0] = '\0';
+        ctx->handler(r);
+        return;
+    }
     if (PQntuples(res) != 1) {
         api_set_header(r, "WWW-Authenticate", "Bearer");
         api_reply_error(r, 401, "unauthorized", "missing or invalid token");
@@ -47,20 +54,40 @@ static void on_viewer(void *arg, const db_reply *rep)
     ctx->handler(r);
 }
 
-void api_auth_run(api_req *r, api_auth need, api_handler handler)
+/* The token of the Authorization header, or NULL when there is none of the right shape. */
+static const char *bearer_token(api_req *r)
 {
     const char *h = api_header(r, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != FEED_TOKEN_CHARS) {
-        api_set_header(r, "WWW-Authenticate", "Bearer");
-        api_reply_error(r, 401, "unauthorized", "missing or invalid token");
-        return;
-    }
-    feed_token_hash(h + 7, r->viewer.token_hash);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != FEED_TOKEN_CHARS) return NULL;
+    return h + 7;
+}
+
+static void lookup(api_req *r, const char *token, api_auth need, api_handler handler, bool optional)
+{
+    feed_token_hash(token, r->viewer.token_hash);
     auth_ctx *ctx = arena_alloc(r->arena, sizeof *ctx);
-    *ctx = (auth_ctx){ r, need, handler };
+    *ctx = (auth_ctx){ r, need, handler, optional };
     const char *params[] = { r->viewer.token_hash };
     db_exec(r->thread->db,
             "SELECT u.id, u.username, u.role, u.tier, u.birth_year FROM sessions s "
             "JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND NOT u.banned",
             1, params, on_viewer, ctx);
+}
+
+void api_auth_run(api_req *r, api_auth need, api_handler handler)
+{
+    const char *token = bearer_token(r);
+    if (!token) {
+        api_set_header(r, "WWW-Authenticate", "Bearer");
+        api_reply_error(r, 401, "unauthorized", "missing or invalid token");
+        return;
+    }
+    lookup(r, token, need, handler, false);
+}
+
+void api_auth_optional(api_req *r, api_handler handler)
+{
+    const char *token = bearer_token(r);
+    if (!token) handler(r);
+    else lookup(r, token, AUTH_NONE, handler, true);
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *reason(int status)
 {
@@ -99,6 +100,44 @@ void api_reply_bytes(api_req *r, int status, const char *content_type, const voi
     evbuffer_add(out, data, len);
     api_set_header(r, "Content-Type", content_type);
     finish(r, status, out);
+    evbuffer_free(out);
+}
+
+void api_reply_file(api_req *r, int status, const char *content_type, int fd,
+                    int64_t offset, int64_t len)
+{
+    struct evbuffer *out = evbuffer_new();
+    /* Only a buffer that drains to a socket keeps a file segment as sendfile; any other
+     * buffer maps or reads the file into memory when the segment is added. The chains move
+     * as they are into the connection's output, which is such a buffer. */
+    evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
+    int rc = 0;
+    if (len > 0) {
+        struct evbuffer_file_segment *seg =
+            evbuffer_file_segment_new(fd, offset, len, EVBUF_FS_CLOSE_ON_FREE);
+        if (seg) {
+            rc = evbuffer_add_file_segment(out, seg, 0, len);
+            evbuffer_file_segment_free(seg);    /* the buffer holds its own reference */
+        } else {
+            close(fd);
+            rc = -1;
+        }
+    } else {
+        close(fd);
+    }
+    if (rc != 0) {
+        log_msg(LOG_WARN, "cannot queue a file for sending", "\"request_id\":\"%s\"", r->request_id);
+        /* Headers set for the file (ETag, caching) must not ride on the error. */
+        evhttp_clear_headers(evhttp_request_get_output_headers(r->ev));
+        api_reply_unavailable(r);
+        goto out;
+    }
+    char length[24];
+    snprintf(length, sizeof length, "%lld", (long long)len);
+    api_set_header(r, "Content-Type", content_type);
+    api_set_header(r, "Content-Length", length);
+    finish(r, status, out);
+out:
     evbuffer_free(out);
 }
 

@@ -60,6 +60,12 @@ void api_reply_error(api_req *r, int status, const char *code, const char *fmt, 
 void api_reply_empty(api_req *r, int status);
 /* Answers with raw bytes (borrowed; copied) and a content type. */
 void api_reply_bytes(api_req *r, int status, const char *content_type, const void *data, size_t len);
+/* Answers with bytes [offset, offset + len) of the open regular file `fd` and a content type
+ * (Content-Length is len). Takes ownership of fd: it is closed once the bytes are sent, or at
+ * once if the reply cannot be built (then the answer is 503). The bytes go to the socket with
+ * sendfile where the platform has it; they are never read into memory here. */
+void api_reply_file(api_req *r, int status, const char *content_type, int fd,
+                    int64_t offset, int64_t len);
 /* Adds a response header before the reply. */
 void api_set_header(api_req *r, const char *name, const char *value);
 
