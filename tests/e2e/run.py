@@ -102,6 +102,10 @@ def main(argv):
         line += ", %d expected failures" % len(result.expectedFailures)
     sys.stderr.flush()
     slow = sorted(result.times.items(), key=lambda kv: -kv[1])[:5]
+    per_module = {}
+    for k, v in result.times.items():
+        per_module[k.split(".", 1)[0]] = per_module.get(k.split(".", 1)[0], 0.0) + v
+    print("by suite: " + ", ".join("%s %.0f s" % kv for kv in sorted(per_module.items())))
     print("slowest: " + ", ".join("%s %.1f s" % (k.split(".", 1)[1], v) for k, v in slow))
     print("(%.1f s)" % (time.monotonic() - started))
     print(line, flush=True)

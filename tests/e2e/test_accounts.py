@@ -418,10 +418,6 @@ class Profiles(Base):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, {"items": [], "next_cursor": None})
 
-    # Server bug (since the posts rewrite): the posts list of a user who does not exist is
-    # 200 with an empty page, while the profile of the same name is 404; the handler still
-    # looks the user up but ignores the answer.
-    @unittest.expectedFailure
     def test_user_posts_of_unknown_user(self):
         self.assertError(srv.request("GET", "/v1/users/%s/posts" % unique_name(), token=self.a["token"]),
                          404, "not_found")
