@@ -290,14 +290,9 @@ static void me_loaded(void *arg, const db_reply *rep)
     api_reply_json(r, 200, me_json(res));
 }
 
-static const char *viewer_id(api_req *r)
-{
-    return arena_printf(r->arena, "%lld", (long long)r->viewer.id);
-}
-
 void api_me_get(api_req *r)
 {
-    const char *params[] = { viewer_id(r) };
+    const char *params[] = { api_viewer_id(r) };
     db_exec(r->thread->db, ME_SQL, 1, params, me_loaded, r);
 }
 
@@ -317,7 +312,7 @@ void api_me_patch(api_req *r)
     if (api_body_string(r, "display_name", false, 50, &display_name) ||
         api_body_string(r, "bio", false, 300, &bio))
         return;
-    const char *params[] = { viewer_id(r), display_name, bio };
+    const char *params[] = { api_viewer_id(r), display_name, bio };
     db_exec(r->thread->db,
             "WITH u AS (UPDATE users SET display_name = COALESCE($2, display_name), "
             "bio = COALESCE($3, bio) WHERE id = $1::bigint RETURNING *) "
@@ -354,20 +349,10 @@ static void invites_listed(void *arg, const db_reply *rep)
 void api_invites_list(api_req *r)
 {
     int *limit = arena_alloc(r->arena, sizeof *limit);
-    char cursor[CURSOR_MAX_PAYLOAD + 1];
-    if (api_page_limit(r, limit) || api_page_cursor(r, cursor) < 0) return;
+    const char *after_ts, *after_code;
+    if (api_page_keyset(r, limit, &after_ts, &after_code)) return;
     r->state = limit;
-    const char *after_ts = NULL, *after_code = NULL;
-    char *bar = strchr(cursor, '|');
-    if (bar) {
-        *bar = '\0';
-        after_ts = cursor;
-        after_code = bar + 1;
-    } else if (cursor[0]) {
-        api_reply_error(r, 400, "invalid_request", "cursor is not valid");
-        return;
-    }
-    const char *params[] = { viewer_id(r), after_ts, after_code, arena_printf(r->arena, "%d", *limit + 1) };
+    const char *params[] = { api_viewer_id(r), after_ts, after_code, arena_printf(r->arena, "%d", *limit + 1) };
     db_exec(r->thread->db,
             "SELECT i.code, " TS_API("i.created_at") ", i.used_at, u.username, " TS_USEC("i.created_at") " "
             "FROM invites i LEFT JOIN users u ON u.id = i.used_by WHERE i.created_by = $1::bigint "
@@ -396,7 +381,7 @@ void api_invites_create(api_req *r)
 {
     char *code = arena_alloc(r->arena, FEED_INVITE_CHARS + 1);
     feed_invite_code_new(code);
-    const char *id = viewer_id(r);
+    const char *id = api_viewer_id(r);
     /* Locking the user's row serialises concurrent mints, so the allowance holds. */
     db_query *q = db_query_new();
     const char *p1[] = { id };
@@ -435,7 +420,7 @@ static void user_loaded(void *arg, const db_reply *rep)
 
 void api_user_get(api_req *r)
 {
-    const char *params[] = { r->params[0], viewer_id(r) };
+    const char *params[] = { r->params[0], api_viewer_id(r) };
     db_exec(r->thread->db,
             "SELECT " FEED_USER_COLS ", "
             "(SELECT count(*) FROM follows f WHERE f.followee_id = u.id), "
@@ -466,7 +451,7 @@ static void follow_change(api_req *r, int follow)
         api_reply_error(r, 400, "invalid_request", "you cannot follow yourself");
         return;
     }
-    const char *params[] = { viewer_id(r), r->params[0] };
+    const char *params[] = { api_viewer_id(r), r->params[0] };
     db_exec(r->thread->db, follow
         ? "WITH t AS (SELECT id FROM users WHERE username = $2 AND NOT banned), "
           "ins AS (INSERT INTO follows (follower_id, followee_id) SELECT $1::bigint, id FROM t "

@@ -11,11 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *viewer_id(api_req *r)
-{
-    return arena_printf(r->arena, "%lld", (long long)r->viewer.id);
-}
-
 static void role_set(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
@@ -45,7 +40,7 @@ void api_admin_role_put(api_req *r)
     const char *p1[] = { r->params[0], role };
     db_query_add(q, "WITH u AS (UPDATE users SET role = $2 WHERE username = $1 RETURNING *) "
                     "SELECT " FEED_USER_COLS ", u.role FROM u", 2, p1);
-    const char *p2[] = { viewer_id(r), r->params[0], role };
+    const char *p2[] = { api_viewer_id(r), r->params[0], role };
     db_query_add(q, "INSERT INTO audit_log (actor_id, action, target_type, target_id, note) "
                     "SELECT $1::bigint, 'role_change', 'user', id::text, 'role: ' || $3 "
                     "FROM users WHERE username = $2", 3, p2);
@@ -101,7 +96,7 @@ void api_admin_limits_get(api_req *r)
 
 static void set_setting(api_req *r, db_query *q, const char *name, const char *value)
 {
-    const char *p[] = { name, value, viewer_id(r) };
+    const char *p[] = { name, value, api_viewer_id(r) };
     db_query_add(q, "UPDATE settings SET value = $2::bigint WHERE name = $1", 2, p);
     db_query_add(q, "INSERT INTO audit_log (actor_id, action, target_type, target_id, note) "
                     "VALUES ($3::bigint, 'limits_change', 'setting', $1, $1 || ' = ' || $2)", 3, p);
@@ -196,7 +191,7 @@ void api_admin_policy_put(api_req *r)
     db_query_add(q, "DELETE FROM policy_terms", 0, NULL);
     const char *p1[] = { array };
     db_query_add(q, "INSERT INTO policy_terms (term) SELECT DISTINCT unnest($1::text[])", 1, p1);
-    const char *p2[] = { viewer_id(r), arena_printf(r->arena, "%zu terms", json_array_size(list)) };
+    const char *p2[] = { api_viewer_id(r), arena_printf(r->arena, "%zu terms", json_array_size(list)) };
     db_query_add(q, "INSERT INTO audit_log (actor_id, action, target_type, target_id, note) "
                     "VALUES ($1::bigint, 'policy_change', 'policy', 'blocked_terms', $2)", 2, p2);
     db_query_add(q, POLICY_SQL, 0, NULL);

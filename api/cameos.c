@@ -14,11 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *viewer_id(api_req *r)
-{
-    return arena_printf(r->arena, "%lld", (long long)r->viewer.id);
-}
-
 #define CAMEO_JSON "json_build_object('user_id', c.user_id::text, 'permission', c.permission, " \
                    "'created_at', api_time(c.created_at), 'updated_at', api_time(c.updated_at))::text"
 
@@ -51,7 +46,7 @@ void api_cameo_put(api_req *r)
         api_reply_error(r, 400, "invalid_request", "permission everyone is not available under 18");
         return;
     }
-    const char *params[] = { viewer_id(r), perm };
+    const char *params[] = { api_viewer_id(r), perm };
     db_exec(r->thread->db,
             "WITH c AS (INSERT INTO cameos (user_id, permission) VALUES ($1::bigint, $2) "
             "ON CONFLICT (user_id) DO UPDATE SET permission = EXCLUDED.permission, updated_at = now() RETURNING *) "
@@ -67,7 +62,7 @@ static void done_204(void *arg, const db_reply *rep)
 
 void api_cameo_delete(api_req *r)
 {
-    const char *me = viewer_id(r);
+    const char *me = api_viewer_id(r);
     db_query *q = db_query_new();
     const char *p[] = { me };
     db_query_add(q, "DELETE FROM cameos WHERE user_id = $1::bigint", 1, p);
@@ -94,7 +89,7 @@ static void users_listed(void *arg, const db_reply *rep)
 
 void api_cameo_approvals_list(api_req *r)
 {
-    const char *p[] = { viewer_id(r) };
+    const char *p[] = { api_viewer_id(r) };
     db_exec(r->thread->db, "SELECT " FEED_USER_COLS " FROM cameo_approvals a JOIN users u ON u.id = a.user_id "
                            "WHERE a.owner_id = $1::bigint ORDER BY a.created_at DESC, u.id DESC LIMIT 1000",
             1, p, users_listed, r);
@@ -119,7 +114,7 @@ void api_cameo_approval_add(api_req *r)
 {
     const char *name;
     if (api_body_string(r, "username", true, 30, &name)) return;
-    const char *p[] = { viewer_id(r), name };
+    const char *p[] = { api_viewer_id(r), name };
     db_exec(r->thread->db,
             "WITH u AS (SELECT * FROM users WHERE username = $2 AND NOT banned), "
             "ins AS (INSERT INTO cameo_approvals (owner_id, user_id) SELECT $1::bigint, id FROM u "
@@ -129,7 +124,7 @@ void api_cameo_approval_add(api_req *r)
 
 void api_cameo_approval_delete(api_req *r)
 {
-    const char *p[] = { viewer_id(r), r->params[0] };
+    const char *p[] = { api_viewer_id(r), r->params[0] };
     db_exec(r->thread->db, "DELETE FROM cameo_approvals WHERE owner_id = $1::bigint "
                            "AND user_id = (SELECT id FROM users WHERE username = $2)", 2, p, done_204, r);
 }
@@ -156,7 +151,7 @@ void api_cameo_appearances(api_req *r)
         api_reply_error(r, 400, "invalid_request", "cursor is not valid");
         return;
     }
-    const char *p[] = { viewer_id(r), after, arena_printf(r->arena, "%d", *limit + 1) };
+    const char *p[] = { api_viewer_id(r), after, arena_printf(r->arena, "%d", *limit + 1) };
     db_exec(r->thread->db,
             "SELECT post_json(p)::text, p.id::text FROM post_cameos pc JOIN posts p ON p.id = pc.post_id "
             "WHERE pc.user_id = $1::bigint AND p.status <> 'removed' "
@@ -185,7 +180,7 @@ void api_post_cameo_takedown(api_req *r)
         api_reply_error(r, 404, "not_found", "no such post featuring you");
         return;
     }
-    const char *p[] = { id, viewer_id(r) };
+    const char *p[] = { id, api_viewer_id(r) };
     db_exec(r->thread->db, "UPDATE post_cameos SET revoked = true WHERE post_id = $1::bigint "
                            "AND user_id = $2::bigint RETURNING post_id", 2, p, takedown_done, r);
 }

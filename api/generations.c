@@ -34,11 +34,6 @@ typedef struct create {
     const char *user_id;
 } create;
 
-static const char *viewer_id(api_req *r)
-{
-    return arena_printf(r->arena, "%lld", (long long)r->viewer.id);
-}
-
 static int is_digits(const char *s)
 {
     if (!s || !*s || strlen(s) > 18) return 0;
@@ -280,7 +275,7 @@ void api_generation_create(api_req *r)
     memset(c, 0, sizeof *c);
     c->r = r;
     if (parse(c) != 0) return;
-    c->user_id = viewer_id(r);
+    c->user_id = api_viewer_id(r);
     const char *role = r->viewer.role == ROLE_ADMIN ? "admin" : r->viewer.role == ROLE_MODERATOR ? "moderator" : "user";
     db_query *q = db_query_new();
     const char *p0[] = { c->user_id, c->key };
@@ -325,7 +320,7 @@ void api_generation_get(api_req *r)
         api_reply_error(r, 404, "not_found", "no such generation");
         return;
     }
-    const char *params[] = { r->params[0], viewer_id(r) };
+    const char *params[] = { r->params[0], api_viewer_id(r) };
     db_exec(r->thread->db, "SELECT generation_json(g)::text FROM generations g "
                            "WHERE g.id = $1::bigint AND g.user_id = $2::bigint", 2, params, one_loaded, r);
 }
@@ -350,20 +345,10 @@ static void list_loaded(void *arg, const db_reply *rep)
 void api_generations_list(api_req *r)
 {
     int *limit = arena_alloc(r->arena, sizeof *limit);
-    char cursor[CURSOR_MAX_PAYLOAD + 1];
-    if (api_page_limit(r, limit) || api_page_cursor(r, cursor) < 0) return;
+    const char *after_ts, *after_id;
+    if (api_page_keyset(r, limit, &after_ts, &after_id)) return;
     r->state = limit;
-    const char *after_ts = NULL, *after_id = NULL;
-    char *bar = strchr(cursor, '|');
-    if (bar) {
-        *bar = '\0';
-        after_ts = cursor;
-        after_id = bar + 1;
-    } else if (cursor[0]) {
-        api_reply_error(r, 400, "invalid_request", "cursor is not valid");
-        return;
-    }
-    const char *params[] = { viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
+    const char *params[] = { api_viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
     db_exec(r->thread->db,
             "SELECT generation_json(g)::text, "
             "to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), g.id "
@@ -397,7 +382,7 @@ void api_generation_cancel(api_req *r)
         api_reply_error(r, 404, "not_found", "no such generation");
         return;
     }
-    const char *params[] = { r->params[0], viewer_id(r) };
+    const char *params[] = { r->params[0], api_viewer_id(r) };
     /* One statement: the row's status decides, under its lock, between canceled and 409. */
     db_exec(r->thread->db,
             "WITH c AS (UPDATE generations SET status = 'canceled', finished_at = now(), updated_at = now() "

@@ -189,6 +189,33 @@ int api_page_cursor(api_req *r, char *payload)
     return 1;
 }
 
+const char *api_viewer_id(api_req *r)
+{
+    return arena_printf(r->arena, "%lld", (long long)r->viewer.id);
+}
+
+const char *api_viewer_role(const api_req *r)
+{
+    return r->viewer.role == ROLE_ADMIN ? "admin" : r->viewer.role == ROLE_MODERATOR ? "moderator" : "user";
+}
+
+int api_page_keyset(api_req *r, int *limit, const char **after_ts, const char **after_id)
+{
+    char *cursor = arena_alloc(r->arena, CURSOR_MAX_PAYLOAD + 1);
+    if (api_page_limit(r, limit) || api_page_cursor(r, cursor) < 0) return -1;
+    *after_ts = *after_id = NULL;
+    char *bar = strchr(cursor, '|');
+    if (bar) {
+        *bar = '\0';
+        *after_ts = cursor;
+        *after_id = bar + 1;
+    } else if (cursor[0]) {
+        api_reply_error(r, 400, "invalid_request", "cursor is not valid");
+        return -1;
+    }
+    return 0;
+}
+
 void api_reply_list(api_req *r, json_t *items, const char *next_payload)
 {
     json_t *next = json_null();

@@ -81,6 +81,15 @@ const char *api_query(const api_req *r, const char *name);
 /* Reads ?limit= (default 20, 1..100). Returns 0, or answers 400 itself and returns -1. */
 int api_page_limit(api_req *r, int *limit);
 
+/* The viewer's id as decimal text, and role name, for query parameters (arena memory). */
+const char *api_viewer_id(api_req *r);
+const char *api_viewer_role(const api_req *r);
+
+/* Keyset paging, newest first: reads ?limit= and a ?cursor= holding "<time>|<id>" (the last
+ * row shown). Sets *after_ts and *after_id (NULL for the first page). Returns 0, or answers 400
+ * itself and returns -1. */
+int api_page_keyset(api_req *r, int *limit, const char **after_ts, const char **after_id);
+
 /* Reads ?cursor= into payload (CURSOR_MAX_PAYLOAD + 1 bytes). Returns 1 with a cursor, 0
  * without one (payload ""), or answers 400 itself and returns -1 for a forged one. */
 int api_page_cursor(api_req *r, char *payload);

@@ -36,16 +36,6 @@ void api_reply_post_page(api_req *r, const void *pgresult, int limit)
     api_reply_list(r, items, next);
 }
 
-static const char *viewer_id(api_req *r)
-{
-    return arena_printf(r->arena, "%lld", (long long)r->viewer.id);
-}
-
-static const char *viewer_role(api_req *r)
-{
-    return r->viewer.role == ROLE_ADMIN ? "admin" : r->viewer.role == ROLE_MODERATOR ? "moderator" : "user";
-}
-
 static int valid_id(api_req *r)
 {
     const char *s = r->params[0];
@@ -76,27 +66,9 @@ static void post_loaded(void *arg, const db_reply *rep)
 void api_post_get(api_req *r)
 {
     if (!valid_id(r)) return;
-    const char *params[] = { r->params[0], viewer_id(r), r->viewer.minor ? "t" : "f", viewer_role(r) };
+    const char *params[] = { r->params[0], api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r) };
     db_exec(r->thread->db, "SELECT post_json(p)::text FROM posts p WHERE p.id = $1::bigint "
                            "AND post_visible(p, $2::bigint, $3::boolean, $4)", 4, params, post_loaded, r);
-}
-
-/* Keyset paging over (time, id), newest first: the cursor holds the last row's pair. */
-static int page_args(api_req *r, int *limit, const char **after_ts, const char **after_id)
-{
-    char *cursor = arena_alloc(r->arena, CURSOR_MAX_PAYLOAD + 1);
-    if (api_page_limit(r, limit) || api_page_cursor(r, cursor) < 0) return -1;
-    *after_ts = *after_id = NULL;
-    char *bar = strchr(cursor, '|');
-    if (bar) {
-        *bar = '\0';
-        *after_ts = cursor;
-        *after_id = bar + 1;
-    } else if (cursor[0]) {
-        api_reply_error(r, 400, "invalid_request", "cursor is not valid");
-        return -1;
-    }
-    return 0;
 }
 
 static void page_loaded(void *arg, const db_reply *rep)
@@ -113,9 +85,9 @@ void api_drafts_list(api_req *r)
 {
     int *limit = arena_alloc(r->arena, sizeof *limit);
     const char *after_ts, *after_id;
-    if (page_args(r, limit, &after_ts, &after_id)) return;
+    if (api_page_keyset(r, limit, &after_ts, &after_id)) return;
     r->state = limit;
-    const char *params[] = { viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
+    const char *params[] = { api_viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
     db_exec(r->thread->db,
             "SELECT post_json(p)::text, to_char(p.created_at AT TIME ZONE 'UTC', "
             "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id "
@@ -138,12 +110,12 @@ void api_user_posts(api_req *r)
 {
     int *limit = arena_alloc(r->arena, sizeof *limit);
     const char *after_ts, *after_id;
-    if (page_args(r, limit, &after_ts, &after_id)) return;
+    if (api_page_keyset(r, limit, &after_ts, &after_id)) return;
     r->state = limit;
     db_query *q = db_query_new();
     const char *p1[] = { r->params[0] };
     db_query_add(q, "SELECT id FROM users WHERE username = $1 AND NOT banned", 1, p1);
-    const char *p2[] = { r->params[0], viewer_id(r), r->viewer.minor ? "t" : "f", viewer_role(r),
+    const char *p2[] = { r->params[0], api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r),
                          after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
     db_query_add(q,
         "SELECT post_json(p)::text, to_char(p.published_at AT TIME ZONE 'UTC', "
@@ -195,7 +167,7 @@ void api_post_publish(api_req *r)
         api_reply_error(r, 400, "invalid_request", "visibility must be public or followers");
         return;
     }
-    const char *id = r->params[0], *me = viewer_id(r);
+    const char *id = r->params[0], *me = api_viewer_id(r);
     db_query *q = db_query_new();
     const char *p0[] = { id, me };
     db_query_add(q, "SELECT p.status, EXISTS (SELECT 1 FROM post_cameos pc WHERE pc.post_id = p.id AND pc.revoked) "
@@ -230,7 +202,7 @@ void api_post_patch(api_req *r)
     if (api_body_string(r, "caption", false, 500, &caption) ||
         api_body_bool(r, "allow_remix", &allow_remix, &has_allow))
         return;
-    const char *params[] = { r->params[0], viewer_id(r), caption, has_allow ? (allow_remix ? "t" : "f") : NULL };
+    const char *params[] = { r->params[0], api_viewer_id(r), caption, has_allow ? (allow_remix ? "t" : "f") : NULL };
     db_exec(r->thread->db,
             "WITH u AS (UPDATE posts SET caption = COALESCE($3, caption), "
             "allow_remix = COALESCE($4::boolean, allow_remix) "
@@ -260,7 +232,7 @@ static void deleted(void *arg, const db_reply *rep)
 void api_post_delete(api_req *r)
 {
     if (!valid_id(r)) return;
-    const char *params[] = { r->params[0], viewer_id(r), r->viewer.minor ? "t" : "f", viewer_role(r) };
+    const char *params[] = { r->params[0], api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r) };
     /* Removal keeps the row (provenance and moderation refer to it); a moderator's removal
      * is written to the audit log. */
     db_exec(r->thread->db,
