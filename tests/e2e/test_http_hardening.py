@@ -320,7 +320,7 @@ class Deadlines(Base):
             for _ in range(2):
                 for piece in (b"GET /healthz HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n"):
                     s.sendall(piece)
-                    time.sleep(TIMEOUT_S / 3)
+                    time.sleep(TIMEOUT_S / 4)
                 r = flick.read_response(s)
                 self.assertIsNotNone(r)
                 self.assertEqual(r[0], 200)
