@@ -103,7 +103,15 @@ static int overlay_init(overlay *o, const media_render_params *p, int width, int
         goto out;
 
     snprintf(text, sizeof text, "@%s", p->creator);
-    if (media_font_render(font, text, o->shortside / 16, &o->mark, err, errlen) != 0) goto out;
+    int px = o->shortside / 16;
+    if (media_font_render(font, text, px, &o->mark, err, errlen) != 0) goto out;
+    int room = width - 2 * o->margin;
+    if (o->mark.width > room) {
+        /* A long name is drawn smaller rather than cropped: the whole name must show. */
+        px = px * room / o->mark.width;
+        media_text_mask_release(&o->mark);
+        if (media_font_render(font, text, px > 6 ? px : 6, &o->mark, err, errlen) != 0) goto out;
+    }
     uint64_t h = media_scene_hash(p->creator);
     o->mark_phase_x = (float)(h & 0xffff) / 65536.0f * 2.0f;
     o->mark_phase_y = (float)((h >> 16) & 0xffff) / 65536.0f * 2.0f;
