@@ -850,29 +850,34 @@ static bool connect_db(worker *w)
     return w->db != NULL;
 }
 
-/* Idle: wait for a NOTIFY on the channel, or the poll interval, whichever comes first. */
+/* Idle: wait for a NOTIFY on the channel, or the poll interval, whichever comes first;
+ * in slices, so that a stop is seen within half a second however long the interval. */
 static void idle_wait(worker *w)
 {
-    PGnotify *n;
-    bool notified = false;
-    /* A notification that arrived with an earlier result is already buffered. */
-    while ((n = PQnotifies(w->db))) {
-        PQfreemem(n);
-        notified = true;
+    media_workers *p = w->pool;
+    long long until = now_ms() + p->cfg.job_poll_ms;
+    for (;;) {
+        PGnotify *n;
+        bool notified = false;
+        /* A notification may have arrived with an earlier result and be buffered already. */
+        while ((n = PQnotifies(w->db))) {
+            PQfreemem(n);
+            notified = true;
+        }
+        long long left = until - now_ms();
+        if (notified || left <= 0 || stopping(p)) return;
+        struct pollfd pfd = { .fd = PQsocket(w->db), .events = POLLIN };
+        int rc = pfd.fd < 0 ? -1 : poll(&pfd, 1, (int)(left < 500 ? left : 500));
+        if (rc < 0 && errno != EINTR) {
+            nap(p, left < 500 ? left : 500);
+            continue;
+        }
+        if (rc > 0 && !PQconsumeInput(w->db)) {
+            PQfinish(w->db);
+            w->db = NULL;
+            return;
+        }
     }
-    if (notified) return;
-    int sock = PQsocket(w->db);
-    struct pollfd pfd = { .fd = sock, .events = POLLIN };
-    if (sock < 0 || poll(&pfd, 1, w->pool->cfg.job_poll_ms) < 0) {
-        nap(w->pool, w->pool->cfg.job_poll_ms);
-        return;
-    }
-    if (!PQconsumeInput(w->db)) {
-        PQfinish(w->db);
-        w->db = NULL;
-        return;
-    }
-    while ((n = PQnotifies(w->db))) PQfreemem(n);
 }
 
 static void *worker_main(void *arg)
