@@ -50,6 +50,10 @@ struct db_query {
     db_query *prev, *next;      /* Q_WAITING: wait queue links; Q_DONE: done list (next only) */
     PGresult **results;         /* owned; nstmts slots once running, first nresults filled */
     int nresults;
+    unsigned char *prepares;    /* owned; per statement: 1 if a Prepare result comes before
+                                   its own result (first use on this connection) */
+    int next_result;            /* statement whose result (or Prepare result) comes next */
+    int prepare_pending;        /* that statement's Prepare result has not arrived yet */
     db_status status;           /* DB_ERROR as soon as a statement fails; final once Q_DONE */
     char sqlstate[6];           /* DB_ERROR: the first failing statement's SQLSTATE; else "" */
     char *message;              /* owned; NULL while nothing went wrong */
@@ -61,7 +65,18 @@ typedef enum conn_state {
     C_BUSY                      /* running `q` */
 } conn_state;
 
+/* Statements this connection has prepared, by SQL text: a statement runs its plan from the
+ * cache instead of being parsed and planned again on every call. Bounded; past the bound
+ * statements simply run unprepared. */
+#define DB_PREPARED_MAX 128
+typedef struct prepared {
+    char *sql;                  /* owned; NULL: free slot */
+    unsigned hash;
+} prepared;
+
 struct db_conn {
+    prepared stmts[DB_PREPARED_MAX];    /* open addressing on hash */
+    int nprepared;
     db_pool *pool;              /* borrowed; the pool owns the connection through conns[slot] */
     int slot;
     PGconn *pg;                 /* owned; PQfinish'd when the connection is discarded */
@@ -180,6 +195,7 @@ static void clear_results(db_query *q)
 /* Frees everything the query owns; it must be on no list and have no connection. */
 static void query_destroy(db_query *q)
 {
+    free(q->prepares);
     for (int i = 0; i < q->nstmts; i++) {
         for (int j = 0; j < q->stmts[i].nparams; j++) free(q->stmts[i].params[j]);
         free(q->stmts[i].params);
@@ -295,6 +311,7 @@ static void conn_discard(db_conn *c, const char *why)
     db_pool *p = c->pool;
     if (c->q) complete(c->q, DB_UNAVAILABLE, why);
     p->conns[c->slot] = NULL;
+    for (int i = 0; i < DB_PREPARED_MAX; i++) free(c->stmts[i].sql);
     if (c->io) event_free(c->io);
     if (c->connect_timer) event_free(c->connect_timer);
     PQfinish(c->pg);
@@ -452,6 +469,43 @@ static void take_result(db_query *q, PGresult *r)
     else PQclear(r);
 }
 
+static unsigned sql_hash(const char *sql)
+{
+    unsigned h = 2166136261u;
+    for (; *sql; sql++) h = (h ^ (unsigned char)*sql) * 16777619u;
+    return h;
+}
+
+/* The cache slot for sql: *known says whether it is already prepared there. -1 when the
+ * cache is full and sql is not in it. A statement's slot number is its name ("s<slot>"). */
+static int find_prepared(db_conn *c, const char *sql, int *known)
+{
+    unsigned h = sql_hash(sql);
+    *known = 0;
+    for (int i = 0; i < DB_PREPARED_MAX; i++) {
+        int slot = (int)((h + (unsigned)i) % DB_PREPARED_MAX);
+        prepared *e = &c->stmts[slot];
+        if (!e->sql) {
+            if (c->nprepared >= DB_PREPARED_MAX / 2) return -1;    /* keep probes short */
+            e->hash = h;
+            return slot;
+        }
+        if (e->hash == h && strcmp(e->sql, sql) == 0) {
+            *known = 1;
+            return slot;
+        }
+    }
+    return -1;
+}
+
+/* A Prepare that failed created nothing; its slot stays taken (open addressing), marked
+ * by an empty text that no statement matches, and the name is never reused. */
+static void forget_prepared(db_conn *c, const char *sql)
+{
+    int known = 0, slot = find_prepared(c, sql, &known);
+    if (slot >= 0 && known) c->stmts[slot].sql[0] = '\0';
+}
+
 typedef enum drain_outcome { DRAIN_MORE, DRAIN_SYNCED, DRAIN_BROKEN } drain_outcome;
 
 /* Reads every result libpq can hand over without blocking. In pipeline mode each statement
@@ -472,7 +526,21 @@ static drain_outcome drain(db_conn *c)
             PQclear(r);
             return DRAIN_SYNCED;
         }
-        take_result(c->q, r);
+        db_query *q = c->q;
+        if (q->prepare_pending) {
+            /* The Prepare's own result: nothing for the caller unless it failed, and then
+             * the statement was never created on this connection. */
+            q->prepare_pending = 0;
+            if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+                PQclear(r);
+                continue;
+            }
+            forget_prepared(c, q->stmts[q->next_result].sql);
+        } else {
+            q->next_result++;
+            q->prepare_pending = q->next_result < q->nstmts && q->prepares[q->next_result];
+        }
+        take_result(q, r);
     }
     return PQstatus(c->pg) == CONNECTION_OK && nulls < 2 ? DRAIN_MORE : DRAIN_BROKEN;
 }
@@ -548,12 +616,29 @@ static void start(db_conn *c, db_query *q)
     c->q = q;
     c->state = C_BUSY;
     q->results = xcalloc((size_t)q->nstmts, sizeof *q->results);
+    q->prepares = xcalloc((size_t)q->nstmts, 1);
     for (int i = 0; i < q->nstmts; i++) {
         const db_stmt *s = &q->stmts[i];
-        if (!PQsendQueryParams(c->pg, s->sql, s->nparams, NULL, (const char *const *)s->params,
-                               NULL, NULL, 0))
+        char name[16];
+        int known = 0, slot = find_prepared(c, s->sql, &known);
+        if (slot < 0) {
+            if (!PQsendQueryParams(c->pg, s->sql, s->nparams, NULL, (const char *const *)s->params,
+                                   NULL, NULL, 0))
+                goto broken;
+            continue;
+        }
+        snprintf(name, sizeof name, "s%d", slot);
+        if (!known) {
+            if (!PQsendPrepare(c->pg, name, s->sql, s->nparams, NULL)) goto broken;
+            c->stmts[slot].sql = xstrdup(s->sql);
+            c->nprepared++;
+            q->prepares[i] = 1;
+        }
+        if (!PQsendQueryPrepared(c->pg, name, s->nparams, (const char *const *)s->params, NULL, NULL, 0))
             goto broken;
     }
+    q->next_result = 0;
+    q->prepare_pending = q->prepares[0];
     if (!PQpipelineSync(c->pg)) goto broken;
     int r = PQflush(c->pg);
     if (r < 0) goto broken;
