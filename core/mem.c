@@ -134,11 +134,18 @@ char *arena_strndup(arena *a, const char *s, size_t n)
 
 char *arena_printf(arena *a, const char *fmt, ...)
 {
+    /* Most results are short (ids, numbers): one formatting pass into the stack suffices. */
+    char small[128];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
+    if (n < 0) n = 0;
     char *s = arena_alloc(a, (size_t)n + 1);
+    if ((size_t)n < sizeof small) {
+        memcpy(s, small, (size_t)n + 1);
+        return s;
+    }
     va_start(ap, fmt);
     vsnprintf(s, (size_t)n + 1, fmt, ap);
     va_end(ap);
