@@ -136,6 +136,7 @@ char *arena_printf(arena *a, const char *fmt, ...)
 {
     /* Most results are short (ids, numbers): one formatting pass into the stack suffices. */
     char small[128];
+    if (!fmt) fmt = "";     /* also tells GCC's format checker that fmt is never NULL */
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(small, sizeof small, fmt, ap);
