@@ -92,6 +92,41 @@ class Signup(Base):
         self.assertEqual(r.status, 201, r)
         self.assertEqual(r.body["user"]["username"], name)
 
+    def parallel(self, bodies):
+        out = [None] * len(bodies)
+
+        def one(i):
+            out[i] = srv.request("POST", "/v1/auth/signup", bodies[i], timeout=30)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        return out
+
+    def body(self, code, username):
+        return {"invite_code": code, "username": username, "password": flick.PASSWORD, "birth_year": 1990}
+
+    def test_one_invite_raced_by_many_signups(self):
+        code = invite()
+        rs = self.parallel([self.body(code, unique_name()) for _ in range(4)])
+        self.assertEqual(sorted(r.status for r in rs), [201, 400, 400, 400], rs)
+        for r in rs:
+            if r.status == 400:
+                self.assertError(r, 400, "invalid_invite")
+
+    def test_one_username_raced_by_many_signups(self):
+        name = unique_name()
+        codes = [invite() for _ in range(3)]
+        rs = self.parallel([self.body(c, name) for c in codes])
+        self.assertEqual(sorted(r.status for r in rs), [201, 409, 409], rs)
+        # The losers' invites were not used up.
+        for c, r in zip(codes, rs):
+            if r.status == 409:
+                self.assertError(r, 409, "conflict")
+                self.assertEqual(signup_req(c, unique_name()).status, 201)
+
     def test_password_length(self):
         code = invite()
         self.assertError(signup_req(code, unique_name(), password="123456789"), 400, "invalid_request")
