@@ -72,6 +72,12 @@ static api_frame_event check_head(api_framer *f)
     if (!sp1 || sp1 == p) return reject(f, 400, "invalid_request", "malformed request line");
     for (char *c = p; c < sp1; c++)
         if (!isupper((unsigned char)*c)) return reject(f, 400, "invalid_request", "malformed request method");
+    /* Methods libevent does not know it answers itself, in HTML: refuse them here. */
+    static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS" };
+    int known = 0;
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
+        if ((size_t)(sp1 - p) == strlen(methods[m]) && memcmp(p, methods[m], (size_t)(sp1 - p)) == 0) known = 1;
+    if (!known) return reject(f, 405, "method_not_allowed", "unsupported request method");
     char *target = sp1 + 1;
     char *sp2 = memchr(target, ' ', (size_t)(eol - target));
     if (!sp2 || sp2 == target) return reject(f, 400, "invalid_request", "malformed request line");
@@ -150,8 +156,9 @@ static api_frame_event check_chunk_size(api_framer *f)
         if (digits >= 15) return reject(f, 400, "invalid_request", "chunk size is too large");
         size = size * 16 + (uint64_t)(isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10));
     }
-    if (digits == 0 || (p < end && *p != ';'))
-        return reject(f, 400, "invalid_request", "malformed chunk size");
+    /* Chunk extensions are refused: libevent's chunk parser cannot read them. */
+    if (digits == 0 || p != end)
+        return reject(f, 400, "invalid_request", "malformed chunk size (extensions are not accepted)");
     f->head_len = 0;
     if (size == 0) {
         f->state = S_TRAILER;

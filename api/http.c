@@ -50,7 +50,8 @@ static void finish(api_req *r, int status, struct evbuffer *body)
     r->replied = true;
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
     evhttp_add_header(h, "X-Request-Id", r->request_id);
-    evhttp_send_reply(r->ev, status, reason(status), body);
+    /* A HEAD answer has headers only: a body would be read as the next response. */
+    evhttp_send_reply(r->ev, status, reason(status), r->method == EVHTTP_REQ_HEAD ? NULL : body);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t elapsed = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - r->started_ns;
@@ -182,10 +183,14 @@ int api_page_cursor(api_req *r, char *payload)
     payload[0] = '\0';
     const char *v = api_query(r, "cursor");
     if (!v || !*v) return 0;
-    if (core_cursor_open(r->thread->server->cfg.secret, v, payload) != 0) {
+    /* A cursor names the route it came from, so one list's cursor is refused by another. */
+    char sealed[CURSOR_MAX_PAYLOAD + 1], tag[16];
+    int n = snprintf(tag, sizeof tag, "%d:", r->route);
+    if (core_cursor_open(r->thread->server->cfg.secret, v, sealed) != 0 || strncmp(sealed, tag, (size_t)n) != 0) {
         api_reply_error(r, 400, "invalid_request", "cursor is not valid");
         return -1;
     }
+    memmove(payload, sealed + n, strlen(sealed + n) + 1);
     return 1;
 }
 
@@ -221,7 +226,7 @@ void api_reply_list(api_req *r, json_t *items, const char *next_payload)
     json_t *next = json_null();
     if (next_payload) {
         char sealed[CURSOR_MAX_CHARS];
-        core_cursor_seal(r->thread->server->cfg.secret, next_payload, sealed);
+        core_cursor_seal(r->thread->server->cfg.secret, arena_printf(r->arena, "%d:%s", r->route, next_payload), sealed);
         next = json_string(sealed);
     }
     api_reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next));

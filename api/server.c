@@ -132,7 +132,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 static void reject_conn(conn *c, int status, const char *code, const char *message)
 {
     static const char *const reasons[] = { [400] = "Bad Request", [408] = "Request Timeout",
-        [413] = "Payload Too Large", [429] = "Too Many Requests", [431] = "Request Header Fields Too Large" };
+        [405] = "Method Not Allowed", [413] = "Payload Too Large", [429] = "Too Many Requests",
+        [431] = "Request Header Fields Too Large" };
     const char *reason = status < 432 && reasons[status] ? reasons[status] : "Error";
     c->rejected = 1;
     struct evbuffer *in = bufferevent_get_input(c->bev);

@@ -13,10 +13,11 @@ run_build() {
 BUILD=$1
 echo "== suites against $BUILD/"
 
-export FLICK_VAR="$PWD/var/test/${BUILD}"
 export FLICK_PG_PORT=${FLICK_TEST_PG_PORT:-25432}
 export FLICK_REDIS_PORT=${FLICK_TEST_REDIS_PORT:-26379}
 [ "$BUILD" = build ] || { FLICK_PG_PORT=$((FLICK_PG_PORT + 1)); FLICK_REDIS_PORT=$((FLICK_REDIS_PORT + 1)); }
+# One folder per build and port pair: two runs on other ports never touch each other.
+export FLICK_VAR="$PWD/var/test/${BUILD}-${FLICK_PG_PORT}"
 export FLICK_PG_FAST=1
 export FLICK_BIN="$PWD/$BUILD/flickd"
 export FLICK_SECRET=test-secret

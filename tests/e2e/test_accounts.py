@@ -498,7 +498,6 @@ class Paging(Base):
     # Server bug: /v1/users/{username}/posts, /v1/generations and /v1/drafts take the
     # invite list's cursor ("timestamp|code" payload) and cast the code to bigint in SQL;
     # the failed query is answered 503 `unavailable` instead of 400.
-    @unittest.expectedFailure
     def test_cursor_from_another_list(self):
         # A genuine cursor of the invites list, handed to every other list: bad input, so
         # a 400 (or a page) — never a server error.

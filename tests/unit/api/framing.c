@@ -59,7 +59,7 @@ Test(framing, plain_and_pipelined_requests)
 Test(framing, chunked_bodies_end_where_they_should)
 {
     expect_ok("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-              "2\r\n{}\r\na;ext=1\r\n0123456789\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n", 2);
+              "2\r\n{}\r\na\r\n0123456789\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n", 2);
     expect_ok("POST /x HTTP/1.1\r\ntransfer-encoding:  Chunked \r\n\r\n0\r\nTrailer: x\r\n\r\n", 1);
 }
 
@@ -90,6 +90,8 @@ Test(framing, refuses_bare_lf_and_bad_lines)
     expect_reject("get / HTTP/1.1\r\n\r\n", 400);
     expect_reject("\r\nGET / HTTP/1.1\r\n\r\n", 400);
     expect_reject("GET /\x80 HTTP/1.1\r\n\r\n", 400);
+    expect_reject("BREW /pot HTTP/1.1\r\n\r\n", 405);
+    expect_reject("CONNECT x:443 HTTP/1.1\r\n\r\n", 405);
 }
 
 Test(framing, refuses_malformed_chunks)
@@ -97,6 +99,7 @@ Test(framing, refuses_malformed_chunks)
     expect_reject("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400);
     expect_reject("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", 400);
     expect_reject("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 400);
+    expect_reject("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;ext=1\r\n", 400);
 }
 
 Test(framing, limits_head_and_body_sizes)
