@@ -44,11 +44,6 @@ static bool media_id_valid(const char *s)
     return errno == 0;
 }
 
-static const char *role_name(api_role role)
-{
-    return role == ROLE_ADMIN ? "admin" : role == ROLE_MODERATOR ? "moderator" : "user";
-}
-
 /* ---- conditional and range requests ---- */
 
 /* If-None-Match against our entity tag (weak comparison, as RFC 9110 asks for this header):
@@ -232,10 +227,8 @@ static void media_authorised(api_req *r)
         api_reply_not_found(r);
         return;
     }
-    char viewer[24];
-    snprintf(viewer, sizeof viewer, "%lld", (long long)r->viewer.id);
-    const char *params[] = { m->id, viewer, r->viewer.minor ? "true" : "false",
-                             role_name(r->viewer.role), m->signed_ok ? "true" : "false" };
+    const char *params[] = { m->id, api_viewer_id(r), r->viewer.minor ? "true" : "false",
+                             api_viewer_role(r), m->signed_ok ? "true" : "false" };
     db_exec(r->thread->db,
             "SELECT m.sha256, m.mime FROM media m JOIN posts p ON p.id = m.post_id "
             "WHERE m.id = $1::bigint AND ("

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import math
 import os
-import shutil
 import struct
 import subprocess
 import tempfile
@@ -580,23 +579,6 @@ class Lookup(Base):
         self.assertLessEqual(d1, 2)
         d2 = by_sha[self.q["video_sha"]]["distance"]
         self.assertLessEqual(abs(d2 - 2), d1)
-
-    def test_jpeg_of_the_poster(self):
-        convert = shutil.which("convert")
-        if not convert:
-            self.skipTest("ImageMagick convert is not installed")
-        with tempfile.TemporaryDirectory() as d:
-            src, dst = os.path.join(d, "p.png"), os.path.join(d, "p.jpg")
-            with open(src, "wb") as f:
-                f.write(POSTER_PNG)
-            p = subprocess.run([convert, src, "-quality", "85", "-resize", "200%", dst],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-            if p.returncode != 0:
-                self.skipTest("convert cannot write a JPEG here")
-            with open(dst, "rb") as f:
-                jpeg = f.read()
-        by_sha = self.found(self.lookup(jpeg, "image/jpeg; foo=bar"))
-        self.assertLessEqual(by_sha[self.p["video_sha"]]["distance"], 10)
 
     def test_admin_may_look_up(self):
         self.assertIn(self.p["video_sha"], self.found(self.lookup(POSTER_WEBP, token=users["admin"][1])))
