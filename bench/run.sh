@@ -356,7 +356,9 @@ row() {  # row LABEL KEY
     echo "- Load average when the run started: $LOADAVG_START (the machine is shared; wrk, flickd,"
     echo "  PostgreSQL and Redis all run on these $(nproc) CPUs)"
     echo "- wrk $wrk_version, libevent $libevent_version, PostgreSQL $pg_version, Redis $redis_version"
-    echo "- flickd from commit $commit$([ "$dirty" -gt 0 ] && echo " plus uncommitted changes in $dirty source files"), built with the Makefile's flags (-O2)"
+    changes=""
+    [ "$dirty" -gt 0 ] && changes=" plus uncommitted changes ($dirty changed or new paths under api, core, feed, media, ranking, migrations, Makefile)"
+    echo "- flickd from commit $commit$changes, built with the Makefile's flags (-O2)"
     echo
     echo "## Method"
     echo
