@@ -400,15 +400,8 @@ void api_invites_create(api_req *r)
 static void user_loaded(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    if (PQntuples(res) != 1) {
-        api_reply_error(r, 404, "not_found", "no such user");
-        return;
-    }
+    const PGresult *res = api_db_row(r, rep, 0, "no such user");
+    if (!res) return;
     json_t *u = feed_user_json(res, 0, 0);
     int c = FEED_USER_NCOLS;
     json_object_set_new(u, "followers_count", json_integer(atoll(PQgetvalue(res, 0, c))));

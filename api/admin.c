@@ -14,15 +14,8 @@
 static void role_set(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    if (PQntuples(res) != 1) {
-        api_reply_error(r, 404, "not_found", "no such user");
-        return;
-    }
+    const PGresult *res = api_db_row(r, rep, 0, "no such user");
+    if (!res) return;
     json_t *u = feed_user_json(res, 0, 0);
     json_object_set_new(u, "role", json_string(PQgetvalue(res, 0, FEED_USER_NCOLS)));
     api_reply_json(r, 200, u);

@@ -20,15 +20,8 @@
 static void json_row_loaded(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[rep->nresults - 1];
-    if (PQntuples(res) != 1) {
-        api_reply_error(r, 404, "not_found", "not found");
-        return;
-    }
+    const PGresult *res = api_db_row(r, rep, -1, "not found");
+    if (!res) return;
     const char *text = PQgetvalue(res, 0, 0);
     api_reply_bytes(r, 200, "application/json; charset=utf-8", text, strlen(text));
 }
@@ -98,15 +91,8 @@ void api_cameo_approvals_list(api_req *r)
 static void approval_added(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    if (PQntuples(res) != 1) {
-        api_reply_error(r, 404, "not_found", "no such user");
-        return;
-    }
+    const PGresult *res = api_db_row(r, rep, 0, "no such user");
+    if (!res) return;
     api_reply_json(r, 201, feed_user_json(res, 0, 0));
 }
 

@@ -302,15 +302,8 @@ void api_generation_create(api_req *r)
 static void one_loaded(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    if (PQntuples(res) != 1) {
-        api_reply_error(r, 404, "not_found", "no such generation");
-        return;
-    }
+    const PGresult *res = api_db_row(r, rep, 0, "no such generation");
+    if (!res) return;
     reply_json_text(r, 200, PQgetvalue(res, 0, 0));
 }
 
@@ -360,15 +353,8 @@ void api_generations_list(api_req *r)
 static void canceled(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    if (PQntuples(res) != 1) {
-        api_reply_error(r, 404, "not_found", "no such generation");
-        return;
-    }
+    const PGresult *res = api_db_row(r, rep, 0, "no such generation");
+    if (!res) return;
     if (PQgetvalue(res, 0, 0)[0] != 't') {
         api_reply_error(r, 409, "conflict", "this generation has already finished");
         return;

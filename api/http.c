@@ -5,6 +5,7 @@
 #include "api/metrics.h"
 #include "api/server.h"
 #include "core/cursor.h"
+#include "core/db.h"
 #include "core/log.h"
 
 #include <event2/buffer.h>
@@ -192,6 +193,20 @@ int api_page_cursor(api_req *r, char *payload)
     }
     memmove(payload, sealed + n, strlen(sealed + n) + 1);
     return 1;
+}
+
+const PGresult *api_db_row(api_req *r, const db_reply *rep, int index, const char *missing)
+{
+    if (rep->status != DB_OK) {
+        api_reply_unavailable(r);
+        return NULL;
+    }
+    const PGresult *res = rep->results[index < 0 ? rep->nresults - 1 : index];
+    if (PQntuples(res) != 1) {
+        api_reply_error(r, 404, "not_found", "%s", missing);
+        return NULL;
+    }
+    return res;
 }
 
 const char *api_viewer_id(api_req *r)

@@ -81,6 +81,11 @@ const char *api_query(const api_req *r, const char *name);
 /* Reads ?limit= (default 20, 1..100). Returns 0, or answers 400 itself and returns -1. */
 int api_page_limit(api_req *r, int *limit);
 
+struct db_reply;
+/* The result of statement `index` (-1: the last) when it holds exactly one row; otherwise
+ * NULL after answering: 503 if the query failed, 404 not_found with `missing` if no row. */
+const struct pg_result *api_db_row(api_req *r, const struct db_reply *rep, int index, const char *missing);
+
 /* The viewer's id as decimal text, and role name, for query parameters (arena memory). */
 const char *api_viewer_id(api_req *r);
 const char *api_viewer_role(const api_req *r);

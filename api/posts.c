@@ -51,15 +51,8 @@ static int valid_id(api_req *r)
 static void post_loaded(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[rep->nresults - 1];
-    if (PQntuples(res) != 1) {
-        api_reply_error(r, 404, "not_found", "no such post");
-        return;
-    }
+    const PGresult *res = api_db_row(r, rep, -1, "no such post");
+    if (!res) return;
     api_reply_json(r, 200, api_post_object(r, PQgetvalue(res, 0, 0)));
 }
 
@@ -213,15 +206,8 @@ void api_post_patch(api_req *r)
 static void deleted(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    if (PQntuples(res) != 1) {
-        api_reply_error(r, 404, "not_found", "no such post");
-        return;
-    }
+    const PGresult *res = api_db_row(r, rep, 0, "no such post");
+    if (!res) return;
     if (PQgetvalue(res, 0, 0)[0] != 't') {
         api_reply_error(r, 403, "forbidden", "only the author or a moderator can delete this post");
         return;

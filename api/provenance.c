@@ -48,15 +48,8 @@ static json_t *record_json(const PGresult *res, int row)
 static void record_found(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    if (PQntuples(res) != 1) {
-        api_reply_error(r, 404, "not_found", "no provenance record for this hash");
-        return;
-    }
+    const PGresult *res = api_db_row(r, rep, 0, "no provenance record for this hash");
+    if (!res) return;
     api_reply_json(r, 200, record_json(res, 0));
 }
 
