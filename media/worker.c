@@ -580,7 +580,10 @@ static bool resume_clip(worker *w, const job *j, clip *c)
     if (!j->video_sha[0]) return false;
     snprintf(c->sha, sizeof c->sha, "%s", j->video_sha);
     media_store_path(cfg->data_dir, c->sha, c->path, sizeof c->path);
-    if (media_probe_file(c->path, &c->info, err, sizeof err) == 0) return true;
+    if (media_probe_file(c->path, &c->info, err, sizeof err) == 0) {
+        log_msg(LOG_INFO, "job resumes from its stored video", "\"job\":%lld", j->id);
+        return true;
+    }
     log_msg(LOG_WARN, "stored video missing; fetching again", "\"job\":%lld", j->id);
     return false;
 }
