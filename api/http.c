@@ -51,8 +51,10 @@ static void finish(api_req *r, int status, struct evbuffer *body)
     r->replied = true;
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
     evhttp_add_header(h, "X-Request-Id", r->request_id);
+    api_conn_answering(r);
     /* A HEAD answer has headers only: a body would be read as the next response. */
     evhttp_send_reply(r->ev, status, reason(status), r->method == EVHTTP_REQ_HEAD ? NULL : body);
+    api_conn_answered(r);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t elapsed = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - r->started_ns;

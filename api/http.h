@@ -47,6 +47,7 @@ typedef struct api_req {
     size_t raw_len;
     uint64_t started_ns;        /* monotonic, for the latency histogram */
     bool replied;               /* set by api_reply_*; a second reply aborts */
+    struct conn *conn;          /* the connection's guard (server.c); NULL if unknown */
     void *state;                /* the handler's own state (arena memory), for callbacks
                                    that are handed only the request */
 } api_req;

@@ -98,9 +98,43 @@ typedef struct conn {
     struct event *deadline;         /* request deadline, then the linger after a rejection */
     char ip[64];
     int counted;                    /* holds one count in ip_table */
-    int rejected;                   /* answered with an error; only draining until close */
+    int rejected;                   /* refused: only draining until close */
+    int poisoned;                   /* refused while earlier requests await their answers:
+                                       the refusal is sent after the last of them */
+    int p_status;                   /* poisoned: the refusal to send */
+    const char *p_code, *p_message;
+    int pending;                    /* complete requests received, not yet dispatched */
+    int inflight;                   /* requests dispatched, not yet answered */
+    int closed;                     /* libevent freed the connection; freed at inflight 0 */
+    int rewriting;                  /* re-adding kept bytes: not new input */
+    uint64_t added;                 /* bytes ever received; stream position of the next */
+    uint64_t req_start;             /* stream position where the current request began */
+    struct conn *next;              /* chain in this loop's by_evcon table */
     api_framer framer;
 } conn;
+
+/* Each loop's connections by libevent connection, so a request finds its guard. Only the
+ * loop's own thread touches its table. */
+#define CONN_BUCKETS 1024
+static _Thread_local conn *by_evcon[CONN_BUCKETS];
+
+static unsigned evcon_slot(const struct evhttp_connection *evcon)
+{
+    return (unsigned)(((uintptr_t)evcon >> 4) % CONN_BUCKETS);
+}
+
+static conn *conn_of(const struct evhttp_connection *evcon)
+{
+    conn *c = by_evcon[evcon_slot(evcon)];
+    while (c && c->evcon != evcon) c = c->next;
+    return c;
+}
+
+static void conn_forget(conn *c)
+{
+    for (conn **pp = &by_evcon[evcon_slot(c->evcon)]; *pp; pp = &(*pp)->next)
+        if (*pp == c) { *pp = c->next; break; }
+}
 
 static void reject_conn(conn *c, int status, const char *code, const char *message);
 
@@ -109,10 +143,72 @@ static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
     (void)evcon;
     conn *c = arg;
     if (c->counted) ip_release(c->ip);
+    conn_forget(c);
     evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
     event_free(c->setup);
     event_free(c->deadline);
-    free(c);
+    c->closed = 1;
+    c->bev = NULL;
+    /* A handler still working holds the guard until it answers (api_conn_answered). */
+    if (c->inflight == 0) free(c);
+}
+
+static void send_refusal(struct evbuffer *out, int status, const char *code, const char *message);
+
+void api_conn_answering(api_req *r)
+{
+    conn *c = r->conn;
+    /* The last answer before a deferred refusal closes the connection after it. */
+    if (c && !c->closed && c->poisoned && c->pending == 0 && c->inflight == 1)
+        api_set_header(r, "Connection", "close");
+}
+
+void api_conn_answered(api_req *r)
+{
+    conn *c = r->conn;
+    if (!c) return;
+    c->inflight--;
+    if (c->closed) {
+        if (c->inflight == 0) free(c);
+        return;
+    }
+    if (c->poisoned && c->pending == 0 && c->inflight == 0) {
+        /* Queued behind the answer just sent, so the client reads them in order. */
+        send_refusal(bufferevent_get_output(c->bev), c->p_status, c->p_code, c->p_message);
+        c->poisoned = 0;
+    }
+}
+
+/* Keeps the first `keep` bytes of buf and drops the rest, without it looking like input. */
+static void cut_tail(conn *c, struct evbuffer *buf, size_t keep)
+{
+    struct evbuffer *head = evbuffer_new();
+    evbuffer_remove_buffer(buf, head, keep);
+    evbuffer_drain(buf, evbuffer_get_length(buf));
+    c->rewriting = 1;
+    evbuffer_add_buffer(buf, head);
+    c->rewriting = 0;
+    evbuffer_free(head);
+}
+
+/* A refused request behind requests that still await their answers (pipelining): those
+ * are answered first, and the refusal follows the last of them. */
+static int defer_refusal(conn *c, struct evbuffer *buf)
+{
+    uint64_t first = c->added - evbuffer_get_length(buf);  /* stream position of buf[0] */
+    if (c->req_start < first) return 0;     /* libevent already holds part of the bad one */
+    size_t keep = (size_t)(c->req_start - first);
+    if (keep == 0 && c->inflight == 0) return 0;
+    cut_tail(c, buf, keep);
+    evtimer_del(c->deadline);
+    c->rejected = 1;
+    c->poisoned = 1;
+    c->p_status = c->framer.status;
+    c->p_code = c->framer.code;
+    c->p_message = c->framer.message;
+    log_msg(LOG_INFO, "connection rejected", "\"client\":\"%s\",\"status\":%d,\"reason\":\"%s\"",
+            c->ip, c->p_status, c->p_message);
+    return 1;
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -129,28 +225,36 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 /* Answers straight on the socket, half-closes, and drains whatever else arrives for a
  * moment, so the client reads the answer instead of a reset. libevent's parser never sees
  * the rejected bytes, so nothing smuggled behind them can be answered. */
-static void reject_conn(conn *c, int status, const char *code, const char *message)
+/* The guard's own answers: JSON errors with a request id, closing the connection. */
+static void send_refusal(struct evbuffer *out, int status, const char *code, const char *message)
 {
     static const char *const reasons[] = { [400] = "Bad Request", [408] = "Request Timeout",
         [405] = "Method Not Allowed", [413] = "Payload Too Large", [429] = "Too Many Requests",
         [431] = "Request Header Fields Too Large" };
     const char *reason = status < 432 && reasons[status] ? reasons[status] : "Error";
+    char body[256], rid[25];
+    unsigned char raw[12];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(rid, sizeof rid, raw, sizeof raw);
+    int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+                             "X-Request-Id: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+                        status, reason, rid, blen, body);
+}
+
+static void reject_conn(conn *c, int status, const char *code, const char *message)
+{
     c->rejected = 1;
     struct evbuffer *in = bufferevent_get_input(c->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
     evutil_socket_t fd = bufferevent_getfd(c->bev);
     if (fd >= 0 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-        char body[256], msg[640], rid[25];
-        unsigned char raw[12];
-        randombytes_buf(raw, sizeof raw);
-        sodium_bin2hex(rid, sizeof rid, raw, sizeof raw);
-        int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
-        int n = snprintf(msg, sizeof msg,
-                         "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
-                         "X-Request-Id: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-                         status, reason, rid, blen, body);
-        ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        struct evbuffer *msg = evbuffer_new();
+        send_refusal(msg, status, code, message);
+        size_t n = evbuffer_get_length(msg);
+        ssize_t w = send(fd, evbuffer_pullup(msg, (ev_ssize_t)n), n, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;    /* a client that cannot take 300 bytes gets only the close */
+        evbuffer_free(msg);
         shutdown(fd, SHUT_WR);
     }
     log_msg(LOG_INFO, "connection rejected", "\"client\":\"%s\",\"status\":%d,\"reason\":\"%s\"",
@@ -162,11 +266,17 @@ static void reject_conn(conn *c, int status, const char *code, const char *messa
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
     conn *c = arg;
-    if (info->n_added == 0) return;
+    if (info->n_added == 0 || c->rewriting) return;
+    c->added += info->n_added;
     if (c->rejected) {
-        evbuffer_drain(buf, evbuffer_get_length(buf));
+        /* Only draining now; bytes kept for requests still to be answered stay. */
+        size_t len = evbuffer_get_length(buf);
+        if (c->poisoned) cut_tail(c, buf, len - info->n_added);
+        else evbuffer_drain(buf, len);
         return;
     }
+    uint64_t chunk_start = c->added - info->n_added;
+    size_t done = 0;
     /* The new bytes are the last n_added of the buffer. */
     struct evbuffer_ptr pos;
     evbuffer_ptr_set(buf, &pos, evbuffer_get_length(buf) - info->n_added, EVBUFFER_PTR_SET);
@@ -184,16 +294,20 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
             while (len > 0) {
                 api_frame_event ev;
                 size_t used = api_framer_feed(&c->framer, p, len, &ev);
+                if (ev == FRAME_START) c->req_start = chunk_start + done + used;
                 p += used;
                 len -= used;
+                done += used;
                 if (ev == FRAME_START) {
                     struct timeval tv = { c->t->server->cfg.request_timeout_ms / 1000,
                                           (c->t->server->cfg.request_timeout_ms % 1000) * 1000 };
                     evtimer_add(c->deadline, &tv);
                 } else if (ev == FRAME_END) {
                     evtimer_del(c->deadline);
+                    c->pending++;
                 } else if (ev == FRAME_REJECT) {
-                    reject_conn(c, c->framer.status, c->framer.code, c->framer.message);
+                    if (!defer_refusal(c, buf))
+                        reject_conn(c, c->framer.status, c->framer.code, c->framer.message);
                     return;
                 }
             }
@@ -210,6 +324,9 @@ static void on_setup(evutil_socket_t fd, short what, void *arg)
     void *cbarg = NULL;
     bufferevent_getcb(c->bev, NULL, NULL, NULL, &cbarg);
     c->evcon = cbarg;
+    unsigned slot = evcon_slot(c->evcon);
+    c->next = by_evcon[slot];
+    by_evcon[slot] = c;
     evhttp_connection_set_closecb(c->evcon, on_conn_closed, c);
     char *addr = NULL;
     ev_uint16_t port = 0;
@@ -313,6 +430,11 @@ static void on_request(struct evhttp_request *ev, void *arg)
     char *addr = NULL;
     ev_uint16_t port = 0;
     if (evcon) evhttp_connection_get_peer(evcon, &addr, &port);
+    if (evcon && (r->conn = conn_of(evcon))) {
+        conn *c = r->conn;
+        if (c->pending > 0) c->pending--;
+        c->inflight++;
+    }
     snprintf(r->client_ip, sizeof r->client_ip, "%s", addr ? addr : "unknown");
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);

@@ -35,6 +35,13 @@ struct api_server {
     atomic_int stopping;
 };
 
+struct api_req;
+/* Connection bookkeeping around an answer (http.c calls these just before and just after
+ * handing it to libevent): a refusal deferred behind pipelined requests goes out after the
+ * last of their answers, and the guard of a closed connection is released. */
+void api_conn_answering(struct api_req *r);
+void api_conn_answered(struct api_req *r);
+
 /* Binds FLICK_LISTEN and serves until SIGINT/SIGTERM. Returns a process exit code. */
 int api_server_run(const core_config *cfg);
 
