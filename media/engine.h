@@ -20,10 +20,11 @@ typedef struct media_engine media_engine;
 typedef enum media_engine_rc {
     MEDIA_ENGINE_OK = 0,
     MEDIA_ENGINE_RETRY,     /* transient: 429, 5xx, a redirect, a refused connection, a garbage
-                               or truncated answer, content over the size limit */
+                               or truncated answer */
     MEDIA_ENGINE_TIMEOUT,   /* no complete answer in time (transient too) */
     MEDIA_ENGINE_REJECTED,  /* the engine refused this request (a 4xx other than 429): retrying
                                the same request cannot help */
+    MEDIA_ENGINE_TOO_LARGE, /* the clip is over the size limit (the download was cut off) */
     MEDIA_ENGINE_STOPPED    /* the caller's tick asked to stop */
 } media_engine_rc;
 
@@ -95,7 +96,8 @@ media_engine_rc media_engine_remix(media_engine *e, const media_engine_request *
 media_engine_rc media_engine_poll(media_engine *e, const media_engine_request *r,
                                   const char *job_id, media_engine_status *out);
 /* Writes the finished clip of `job_id` to dest_path (created or truncated), at most
- * max_bytes of it: a larger clip is MEDIA_ENGINE_RETRY. On any failure dest_path is removed.
+ * max_bytes of it: a larger clip is MEDIA_ENGINE_TOO_LARGE, found out while it arrives. On
+ * any failure dest_path is removed.
  * tick may be NULL. */
 media_engine_rc media_engine_fetch(media_engine *e, const media_engine_request *r,
                                    const char *job_id, const char *dest_path, int64_t max_bytes,

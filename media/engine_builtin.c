@@ -91,7 +91,7 @@ static media_engine_rc builtin_fetch(media_engine *e, const media_engine_request
     struct stat st;
     if (stat(dest_path, &st) != 0 || st.st_size > max_bytes) {
         unlink(dest_path);
-        return media_engine_fail(e, MEDIA_ENGINE_RETRY, "the rendered clip is larger than %lld bytes",
+        return media_engine_fail(e, MEDIA_ENGINE_TOO_LARGE, "the rendered clip is larger than %lld bytes",
                                  (long long)max_bytes);
     }
     return MEDIA_ENGINE_OK;

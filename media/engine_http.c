@@ -158,9 +158,12 @@ static media_engine_rc classify(media_engine *e, http_impl *h, const char *what,
     long status = 0;
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
     if (s->stopped) return media_engine_fail(e, MEDIA_ENGINE_STOPPED, "%s: stopped", what);
-    if (s->overflow || cc == CURLE_FILESIZE_EXCEEDED)
-        return media_engine_fail(e, MEDIA_ENGINE_RETRY, "%s: the engine sent more than %lld bytes",
-                                 what, (long long)(s->fd >= 0 ? s->max_bytes : (int64_t)s->max));
+    if (s->fd >= 0 && (s->overflow || cc == CURLE_FILESIZE_EXCEEDED))
+        return media_engine_fail(e, MEDIA_ENGINE_TOO_LARGE, "%s: the clip is larger than %lld bytes",
+                                 what, (long long)s->max_bytes);
+    if (s->overflow)
+        return media_engine_fail(e, MEDIA_ENGINE_RETRY, "%s: the engine sent more than %zu bytes",
+                                 what, s->max);
     if (s->write_errno)
         return media_engine_fail(e, MEDIA_ENGINE_RETRY, "%s: cannot write the clip: %s", what,
                                  strerror(s->write_errno));

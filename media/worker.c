@@ -322,6 +322,10 @@ static void engine_trouble(worker *w, const job *j, media_engine *eng, media_eng
         if (after_submit) job_retry(w, j, "engine_rejected", msg, 0, true);
         else job_fail(w, j, "engine_rejected", msg, 1);
         break;
+    case MEDIA_ENGINE_TOO_LARGE:
+        /* Retried like any download that went wrong, but reported as what it is. */
+        job_retry(w, j, "invalid_media", msg, 0, false);
+        break;
     case MEDIA_ENGINE_TIMEOUT:
         job_retry(w, j, "engine_timeout", msg, media_engine_retry_after_s(eng), false);
         break;

@@ -3,7 +3,9 @@
  * published draft, or as `failed` with the error code a client can act on and nothing
  * published: transient faults (429, 5xx, garbage, truncated or oversized downloads,
  * redirects) are retried with backoff up to FLICK_JOB_MAX_ATTEMPTS (3 here); refusals
- * (4xx) end at once; bad clips are `invalid_media` without a retry. */
+ * (4xx) end at once; clips that are not acceptable are `invalid_media`, at once when they
+ * arrived whole (wrong length, not an MP4), after the retries when the download was cut
+ * off for being too large. */
 #include "tests/integration/worker_harness.h"
 
 TestSuite(faults, .init = h_setup, .fini = h_teardown, .timeout = 120);
@@ -194,9 +196,9 @@ Test(faults, an_oversized_download_is_cut_off)
 {
     start("{\"mode\": \"oversized\", \"bytes\": 8388608}",
           (const char *const[]){ "FLICK_MAX_VIDEO_BYTES=1048576", NULL });
-    expect_failure("engine_failed", 3);
+    expect_failure("invalid_media", 3);
     cr_assert(strstr(h_text("SELECT error_message FROM generations WHERE user_id = $1::bigint",
-                            h_id(h_users[0])), "more than 1048576 bytes"));
+                            h_id(h_users[0])), "larger than 1048576 bytes"));
     stop();
 }
 

@@ -216,7 +216,7 @@ Test(parts, the_builtin_engine_renders_on_fetch_and_stops_when_told)
     cr_assert_lt(seen, 100);
     cr_assert_eq(files_in(scratch), 0, "a stopped render leaves nothing");
     /* Too small a limit for the clip: a failure, and nothing kept. */
-    cr_assert_eq(media_engine_fetch(e, &r, id, dest, 1024, NULL, NULL), MEDIA_ENGINE_RETRY);
+    cr_assert_eq(media_engine_fetch(e, &r, id, dest, 1024, NULL, NULL), MEDIA_ENGINE_TOO_LARGE);
     cr_assert(strstr(media_engine_error(e), "larger than 1024"));
     cr_assert_eq(files_in(scratch), 0);
     media_engine_free(e);
@@ -264,7 +264,7 @@ Test(parts, the_http_engine_speaks_the_videos_api)
     cr_assert_eq(memcmp(mp4 + 4, "ftyp", 4), 0);
     free(mp4);
     /* Declared larger than allowed: refused before the body, nothing kept. */
-    cr_assert_eq(media_engine_fetch(e, &r, id, dest, 1000, NULL, NULL), MEDIA_ENGINE_RETRY);
+    cr_assert_eq(media_engine_fetch(e, &r, id, dest, 1000, NULL, NULL), MEDIA_ENGINE_TOO_LARGE);
     cr_assert_neq(access(dest, F_OK), 0);
 
     /* 429 carries its Retry-After to the worker's backoff. */
