@@ -247,6 +247,8 @@ static media_engine_rc http_submit(media_engine *e, const media_engine_request *
     json_t *body = json_pack("{s:s, s:s, s:s, s:s}",
                              "model", r->quality == MEDIA_QUALITY_PRO ? h->model_pro : h->model_standard,
                              "prompt", r->prompt, "seconds", seconds, "size", size);
+    if (!body)      /* jansson refuses text that is not UTF-8 */
+        return media_engine_fail(e, MEDIA_ENGINE_REJECTED, "submit: the prompt cannot be sent as JSON");
     json_t *answer = NULL;
     media_engine_rc rc = call_json(e, "submit", "/v1/videos", body, &answer);
     if (rc == MEDIA_ENGINE_OK) rc = read_job_id(e, "submit", answer, job_id);
@@ -261,6 +263,8 @@ static media_engine_rc http_remix(media_engine *e, const media_engine_request *r
     char path[256];
     snprintf(path, sizeof path, "/v1/videos/%s/remix", source_id);
     json_t *body = json_pack("{s:s}", "prompt", r->prompt);
+    if (!body)
+        return media_engine_fail(e, MEDIA_ENGINE_REJECTED, "remix: the prompt cannot be sent as JSON");
     json_t *answer = NULL;
     media_engine_rc rc = call_json(e, "remix", path, body, &answer);
     if (rc == MEDIA_ENGINE_OK) rc = read_job_id(e, "remix", answer, job_id);

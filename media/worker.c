@@ -100,7 +100,7 @@ typedef struct job {
     bool revoked;               /* a cast person has withdrawn their cameo */
 } job;
 
-/* ---- small helpers ---- */
+/* ---- time, naps and SQL ---- */
 
 static long long now_ms(void)
 {
