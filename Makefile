@@ -39,6 +39,11 @@ $(LIB): $(LIBOBJS)
 $(BUILD)/flickd: $(BUILD)/api/main.o $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+# Tools that tests run (fixtures, fake peers) are programs, not Criterion suites.
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS) -lcriterion
@@ -73,7 +78,7 @@ asan: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory tests
-	@bash bench/run.sh
+	@bash bench/run.sh && bash bench/media.sh
 
 clean:
 	rm -rf build build-asan
