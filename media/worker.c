@@ -23,6 +23,8 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -887,10 +889,17 @@ static void idle_wait(worker *w)
     }
 }
 
+#define WORKER_NICE 10     /* see worker_main */
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     media_workers *p = w->pool;
+    /* Rendering and thumbnailing are batch work: in `all` they share the cores with the API's
+     * event loops, which must keep answering at once. A lower priority for this thread (and
+     * the encoder threads it starts, which inherit it) gives the loops the CPU first. */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE) != 0)
+        log_msg(LOG_DEBUG, "worker: cannot lower its priority", NULL);
     while (!stopping(p)) {
         if (!connect_db(w)) {
             nap(p, RECONNECT_MS);
