@@ -282,7 +282,7 @@ static inline const char *h_fixture(int seconds, const char *aspect, char *out, 
     int st;
     waitpid(pid, &st, 0);
     h_untrack(pid);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "render_clip failed; see %s", log);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed (wait status 0x%x); see %s", tool, st, log);
     cr_assert_eq(rename(tmp, out), 0);
     return out;
 }
