@@ -299,12 +299,15 @@ static void job_stopped(worker *w, const job *j)
                            "WHERE id = $1::bigint AND lease_owner = $2", 2, params));
         } else if (strcmp(status, "running") == 0 && mine && revoked) {
             w->lost = false;
-            job_fail(w, j, "cameo_revoked", "a person cast in this video withdrew their cameo", 0);
+            job_fail(w, j, "cameo_revoked", "a person cast in this video revoked their cameo", 0);
         } else if (strcmp(status, "running") == 0 && mine) {
             w->lost = false;
             job_release(w, j);
         } else {
-            log_msg(LOG_WARN, "job lease lost", "\"job\":%lld,\"status\":\"%s\"", j->id, status);
+            /* Another worker took it over after our lease ran out, or it was ended
+             * elsewhere (a cameo withdrawal fails running jobs itself). */
+            log_msg(LOG_INFO, "job is no longer this worker's", "\"job\":%lld,\"status\":\"%s\"",
+                    j->id, status);
         }
     }
     PQclear(res);
@@ -701,7 +704,7 @@ static void finalize(worker *w, const job *j, const clip *c, const stills *s)
     }
     if (revoked) {
         PQclear(sql(w, "ROLLBACK", 0, NULL));
-        job_fail(w, j, "cameo_revoked", "a person cast in this video withdrew their cameo", 0);
+        job_fail(w, j, "cameo_revoked", "a person cast in this video revoked their cameo", 0);
         return;
     }
 
@@ -774,7 +777,7 @@ static void run_job(worker *w, job *j)
     }
     if (load_details(w, j) != 0) goto out;      /* the lease runs out; another claim retries */
     if (j->revoked) {
-        job_fail(w, j, "cameo_revoked", "a person cast in this video withdrew their cameo", 0);
+        job_fail(w, j, "cameo_revoked", "a person cast in this video revoked their cameo", 0);
         goto out;
     }
     media_engine *eng = strcmp(j->engine, "http") == 0 ? w->http : w->builtin;

@@ -11,9 +11,9 @@
 
 #include "core/config.h"
 
-/* Idle workers LISTEN on this channel: `NOTIFY generations` after inserting a queued job
- * gets it picked up at once instead of at the next poll (FLICK_JOB_POLL_MS). */
-#define MEDIA_WORK_CHANNEL "generations"
+/* Idle workers LISTEN on this channel: pg_notify('flick_generations', id) after inserting a
+ * queued job gets it picked up at once instead of at the next poll (FLICK_JOB_POLL_MS). */
+#define MEDIA_WORK_CHANNEL "flick_generations"
 
 typedef struct media_workers media_workers;
 

@@ -176,7 +176,7 @@ Test(jobs, a_notify_wakes_an_idle_worker_at_once)
                        log, sizeof log);
     h_sleep_ms(1500);       /* both threads have found nothing and are listening */
     long long gen = h_job(lea, "http", "right now", 4, "9:16", NULL, 0);
-    h_exec("NOTIFY generations");
+    h_exec("SELECT pg_notify('flick_generations', $1)", h_id(gen));   /* as POST /v1/generations does */
     long long until = h_now_ms() + 10000;
     while (strcmp(h_status(gen), "queued") == 0) {
         cr_assert_lt(h_now_ms(), until, "the job was not picked up after NOTIFY");
