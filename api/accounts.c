@@ -5,6 +5,7 @@
 
 #include "api/ratelimit.h"
 #include "api/server.h"
+#include "core/cache.h"
 #include "core/cursor.h"
 #include "feed/users.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Shared: the server's answer to a failed query. A unique violation means a conflict the
  * handler did not foresee; anything else is the database being unavailable. */
@@ -275,9 +277,24 @@ static json_t *me_json(const PGresult *res)
     return me;
 }
 
+typedef struct me_ctx {
+    api_req *r;
+    uint64_t began;             /* the profile cache's epoch when the query started */
+    char key[24];               /* the viewer's id */
+} me_ctx;
+
+/* The quota day is the UTC date: a body that counts today's generations is not kept past
+ * midnight UTC. */
+static int64_t next_utc_midnight_ms(void)
+{
+    const int64_t day_ms = 86400000;
+    return ((int64_t)time(NULL) * 1000 / day_ms + 1) * day_ms;
+}
+
 static void me_loaded(void *arg, const db_reply *rep)
 {
-    api_req *r = arg;
+    me_ctx *ctx = arg;
+    api_req *r = ctx->r;
     if (rep->status != DB_OK) {
         api_reply_unavailable(r);
         return;
@@ -287,13 +304,32 @@ static void me_loaded(void *arg, const db_reply *rep)
         api_reply_not_found(r);
         return;
     }
-    api_reply_json(r, 200, me_json(res));
+    json_t *me = me_json(res);
+    char *body = json_dumps(me, JSON_COMPACT);
+    json_decref(me);
+    cache_put(r->thread->server->profiles, ctx->began, ctx->key, r->viewer.id, body, strlen(body),
+              next_utc_midnight_ms());
+    api_reply_bytes(r, 200, API_JSON, body, strlen(body));
+    free(body);
 }
 
+/* Answered from the profile cache (api/caches.h) when it holds the viewer's body. */
 void api_me_get(api_req *r)
 {
+    cache *profiles = r->thread->server->profiles;
+    me_ctx *ctx = arena_alloc(r->arena, sizeof *ctx);
+    ctx->r = r;
+    snprintf(ctx->key, sizeof ctx->key, "%lld", (long long)r->viewer.id);
+    size_t len;
+    char *body = cache_get(profiles, ctx->key, &len);
+    if (body) {
+        api_reply_bytes(r, 200, API_JSON, body, len);
+        free(body);
+        return;
+    }
+    ctx->began = cache_begin(profiles);
     const char *params[] = { api_viewer_id(r) };
-    db_exec(r->thread->db, ME_SQL, 1, params, me_loaded, r);
+    db_exec(r->thread->db, ME_SQL, 1, params, me_loaded, ctx);
 }
 
 static void me_patched(void *arg, const db_reply *rep)

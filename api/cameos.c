@@ -23,7 +23,7 @@ static void json_row_loaded(void *arg, const db_reply *rep)
     const PGresult *res = api_db_row(r, rep, -1, "not found");
     if (!res) return;
     const char *text = PQgetvalue(res, 0, 0);
-    api_reply_bytes(r, 200, "application/json; charset=utf-8", text, strlen(text));
+    api_reply_bytes(r, 200, API_JSON, text, strlen(text));
 }
 
 void api_cameo_put(api_req *r)

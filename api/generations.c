@@ -50,7 +50,7 @@ static int seconds_to_utc_midnight(void)
 
 static void reply_json_text(api_req *r, int status, const char *text)
 {
-    api_reply_bytes(r, status, "application/json; charset=utf-8", text, strlen(text));
+    api_reply_bytes(r, status, API_JSON, text, strlen(text));
 }
 
 /* A stored first response: replay it when the body is the same, else refuse. */

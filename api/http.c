@@ -78,7 +78,7 @@ void api_reply_json(api_req *r, int status, json_t *body)
     char *text = json_dumps(body, JSON_COMPACT);
     evbuffer_add_reference(out, text, strlen(text), (evbuffer_ref_cleanup_cb)(void (*)(void))free, NULL);
     json_decref(body);
-    api_set_header(r, "Content-Type", "application/json; charset=utf-8");
+    api_set_header(r, "Content-Type", API_JSON);
     finish(r, status, out);
     evbuffer_free(out);
 }

@@ -52,6 +52,9 @@ typedef struct api_req {
                                    that are handed only the request */
 } api_req;
 
+/* The Content-Type of every JSON answer. */
+#define API_JSON "application/json; charset=utf-8"
+
 /* Answers with `body` (takes the reference) as JSON. */
 void api_reply_json(api_req *r, int status, json_t *body);
 /* Answers {"error":{"code","message"}}. */

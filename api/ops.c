@@ -96,6 +96,21 @@ static void metrics_jobs(void *arg, const db_reply *rep)
         "# HELP flick_redis_failed_total Redis commands that got no reply.\n# TYPE flick_redis_failed_total counter\n"
         "flick_redis_failed_total %llu\n",
         waiting, waits, rejected, kv_connected, kv_pending, kv_failed);
+    cache_stats vs, ps;
+    cache_get_stats(s->viewers, &vs);
+    cache_get_stats(s->profiles, &ps);
+    evbuffer_add_printf(out,
+        "# HELP flick_cache_lookups_total Lookups in the in-process caches, by cache and result.\n"
+        "# TYPE flick_cache_lookups_total counter\n"
+        "flick_cache_lookups_total{cache=\"viewers\",result=\"hit\"} %llu\n"
+        "flick_cache_lookups_total{cache=\"viewers\",result=\"miss\"} %llu\n"
+        "flick_cache_lookups_total{cache=\"profiles\",result=\"hit\"} %llu\n"
+        "flick_cache_lookups_total{cache=\"profiles\",result=\"miss\"} %llu\n"
+        "# HELP flick_cache_entries Entries in the in-process caches.\n# TYPE flick_cache_entries gauge\n"
+        "flick_cache_entries{cache=\"viewers\"} %zu\nflick_cache_entries{cache=\"profiles\"} %zu\n"
+        "# HELP flick_cache_enabled 1 while a database connection listens for changes, so the caches may hold entries.\n"
+        "# TYPE flick_cache_enabled gauge\nflick_cache_enabled %d\n",
+        vs.hits, vs.misses, ps.hits, ps.misses, vs.entries, ps.entries, vs.enabled ? 1 : 0);
     if (rep->status == DB_OK) {
         const PGresult *res = rep->results[0];
         evbuffer_add_printf(out, "# HELP flick_generation_jobs Generation jobs by status.\n"

@@ -6,6 +6,7 @@
 #include "api/server.h"
 
 #include "api/auth.h"
+#include "api/caches.h"
 #include "api/framing.h"
 #include "api/http.h"
 #include "api/metrics.h"
@@ -534,6 +535,7 @@ int api_server_run(const core_config *cfg)
     s->nthreads = cfg->threads;
     s->threads = xcalloc((size_t)s->nthreads, sizeof *s->threads);
     s->cpu = work_pool_new(cfg->hash_threads, 4096);
+    api_caches_init(s);
 
     evutil_socket_t fd = listen_socket(cfg);
     if (fd < 0) goto out;
@@ -546,6 +548,8 @@ int api_server_run(const core_config *cfg)
     kvc.timeout_ms = cfg->redis_timeout_ms;
     db_pool_config dbc = { .conninfo = cfg->database_url, .max_conns = cfg->db_pool_size,
                            .max_waiting = cfg->db_max_waiting, .query_timeout_ms = cfg->db_timeout_ms };
+    /* Without listening connections the caches stay disabled: every request asks PostgreSQL. */
+    if (cfg->cache) dbc.listen = api_caches_listen(s);
     for (int i = 0; i < s->nthreads; i++) {
         struct api_thread *t = &s->threads[i];
         t->index = i;
@@ -562,7 +566,7 @@ int api_server_run(const core_config *cfg)
         evhttp_set_allowed_methods(t->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                    EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
                                    EVHTTP_REQ_OPTIONS);
-        evhttp_set_default_content_type(t->http, "application/json; charset=utf-8");
+        evhttp_set_default_content_type(t->http, API_JSON);
         evhttp_set_bevcb(t->http, make_bev, t);
         evhttp_set_gencb(t->http, on_request, t);
         struct evconnlistener *l = evconnlistener_new(t->base, NULL, NULL, LEV_OPT_REUSEABLE, -1, fd);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/cache.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/kv.h"
@@ -33,6 +34,10 @@ struct api_server {
     int nthreads;
     struct api_thread *threads;
     atomic_int stopping;
+    cache *viewers;             /* token hash → viewer (api/caches.h) */
+    cache *profiles;            /* user id → body of GET /v1/me */
+    pthread_mutex_t listen_lock;
+    int listening;              /* pool connections listening for changes, all loops */
 };
 
 struct api_req;

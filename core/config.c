@@ -141,6 +141,7 @@ int core_config_load(core_config *c, char *err, size_t errlen)
         int_env("FLICK_DB_POOL", 8, 1, 256, &c->db_pool_size, err, errlen) ||
         int_env("FLICK_DB_MAX_WAITING", 1024, 0, 1000000, &c->db_max_waiting, err, errlen) ||
         int_env("FLICK_DB_TIMEOUT_MS", 5000, 10, 600000, &c->db_timeout_ms, err, errlen) ||
+        int_env("FLICK_CACHE", 1, 0, 1, &c->cache, err, errlen) ||
         int_env("FLICK_REDIS_TIMEOUT_MS", 250, 10, 60000, &c->redis_timeout_ms, err, errlen) ||
         int_env("FLICK_REQUEST_TIMEOUT_MS", 10000, 100, 600000, &c->request_timeout_ms, err, errlen) ||
         int_env("FLICK_IDLE_TIMEOUT_S", 30, 1, 3600, &c->idle_timeout_s, err, errlen) ||

@@ -19,6 +19,7 @@ typedef struct core_config {
     int db_pool_size;           /* FLICK_DB_POOL: connections per event loop */
     int db_max_waiting;         /* FLICK_DB_MAX_WAITING: queued queries per loop before 503 */
     int db_timeout_ms;          /* FLICK_DB_TIMEOUT_MS */
+    int cache;                  /* FLICK_CACHE: 1 keeps viewers and /v1/me in the process, 0 not */
     int redis_timeout_ms;       /* FLICK_REDIS_TIMEOUT_MS */
     int request_timeout_ms;     /* FLICK_REQUEST_TIMEOUT_MS: whole request (headers + body) */
     int idle_timeout_s;         /* FLICK_IDLE_TIMEOUT_S: keep-alive and write timeout */

@@ -2,8 +2,10 @@
  *
  * Connections are opened lazily with PQconnectStart/PQconnectPoll, switched to non-blocking
  * pipeline mode, and driven only by libevent callbacks; a query's statements go out back to
- * back behind one sync. Not a general libpq wrapper: no COPY, no LISTEN, no cancel requests
- * (a query that overruns its deadline loses its connection instead). */
+ * back behind one sync. With a channel configured, each new connection first runs LISTEN
+ * (as a query of its own) and then passes on every notification it reads. Not a general
+ * libpq wrapper: no COPY, no cancel requests (a query that overruns its deadline loses its
+ * connection instead). */
 #include "core/db.h"
 
 #include "core/log.h"
@@ -86,11 +88,13 @@ struct db_conn {
     short io_what;
     struct event *connect_timer;/* owned; C_CONNECTING only, bounds the handshake */
     db_query *q;                /* C_BUSY: the running query; otherwise NULL */
+    int listening;              /* its LISTEN succeeded: on_listening(+1) was called */
 };
 
 struct db_pool {
     struct event_base *base;    /* borrowed; must outlive the pool */
     char *conninfo;             /* owned copy */
+    db_listen listen;           /* channel: owned copy */
     int max_conns, max_waiting, query_timeout_ms;
     db_conn **conns;            /* owned, max_conns slots; NULL is a free slot */
     db_query *wait_head, *wait_tail;    /* FIFO of Q_WAITING queries; nwaiting long */
@@ -107,6 +111,8 @@ struct db_pool {
 };
 
 static void pump(db_pool *p);
+static void start(db_conn *c, db_query *q);
+static void on_deadline(evutil_socket_t fd, short what, void *arg);
 
 static long long now_ms(void)
 {
@@ -310,6 +316,7 @@ static void conn_discard(db_conn *c, const char *why)
 {
     db_pool *p = c->pool;
     if (c->q) complete(c->q, DB_UNAVAILABLE, why);
+    if (c->listening) p->listen.on_listening(p->listen.arg, -1);
     p->conns[c->slot] = NULL;
     for (int i = 0; i < DB_PREPARED_MAX; i++) free(c->stmts[i].sql);
     if (c->io) event_free(c->io);
@@ -323,6 +330,29 @@ static int conns_in(const db_pool *p, conn_state state)
     int n = 0;
     for (int i = 0; i < p->max_conns; i++)
         if (p->conns[i] && p->conns[i]->state == state) n++;
+    return n;
+}
+
+/* The LISTEN query's callback: what matters happens in query_synced. */
+static void listen_answered(void *arg, const db_reply *reply)
+{
+    (void)arg;
+    (void)reply;
+}
+
+static int is_listen(const db_query *q)
+{
+    return q && q->cb == listen_answered;
+}
+
+/* Connections on their way to taking queries: connecting, or running their LISTEN. */
+static int conns_coming(const db_pool *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->max_conns; i++) {
+        const db_conn *c = p->conns[i];
+        if (c && (c->state == C_CONNECTING || (c->state == C_BUSY && is_listen(c->q)))) n++;
+    }
     return n;
 }
 
@@ -363,6 +393,28 @@ static void connect_failed(db_conn *c, const char *why)
     pump(p);
 }
 
+/* A new connection's first query: LISTEN on the pool's channel, bounded like any query. */
+static void start_listen(db_conn *c)
+{
+    db_pool *p = c->pool;
+    char *ident = PQescapeIdentifier(c->pg, p->listen.channel, strlen(p->listen.channel));
+    if (!ident) {
+        connect_failed(c, NULL);
+        return;
+    }
+    char sql[256];
+    snprintf(sql, sizeof sql, "LISTEN %s", ident);
+    PQfreemem(ident);
+    db_query *q = db_query_new();
+    db_query_add(q, sql, 0, NULL);
+    q->pool = p;
+    q->cb = listen_answered;
+    q->deadline = event_or_die(evtimer_new(p->base, on_deadline, q));
+    arm_timer(q->deadline, p->query_timeout_ms);
+    start(c, q);
+    pump(p);
+}
+
 static void connected(db_conn *c)
 {
     db_pool *p = c->pool;
@@ -377,6 +429,10 @@ static void connected(db_conn *c)
     if (!p->healthy) log_msg(LOG_INFO, "db: connected", NULL);
     p->healthy = 1;
     c->state = C_IDLE;
+    if (p->listen.channel) {
+        start_listen(c);
+        return;
+    }
     watch(c, EV_READ);
     pump(p);
 }
@@ -434,8 +490,20 @@ static void conn_open(db_pool *p, int slot)
     watch(c, EV_WRITE);
 }
 
-/* An idle connection watches its socket only to notice the server going away (shutdown,
- * restart, idle timeout), so that the next query does not pick a dead connection. */
+/* Hands over every notification libpq has parsed on c. */
+static void take_notifies(db_conn *c)
+{
+    db_pool *p = c->pool;
+    PGnotify *n;
+    while ((n = PQnotifies(c->pg))) {
+        if (p->listen.on_notify) p->listen.on_notify(p->listen.arg, n->extra);
+        PQfreemem(n);
+    }
+}
+
+/* An idle connection watches its socket to notice the server going away (shutdown,
+ * restart, idle timeout), so that the next query does not pick a dead connection, and to
+ * pass on notifications as they come. */
 static void idle_input(db_conn *c)
 {
     db_pool *p = c->pool;
@@ -446,8 +514,7 @@ static void idle_input(db_conn *c)
         pump(p);
         return;
     }
-    PGnotify *n;
-    while ((n = PQnotifies(c->pg))) PQfreemem(n);
+    take_notifies(c);
 }
 
 /* Records one statement's result in q; the first failure fixes the reply's SQLSTATE. */
@@ -559,7 +626,15 @@ static void query_synced(db_conn *c)
         conn_discard(c, "protocol error");
         return;
     }
-    complete(q, q->status, NULL);
+    db_status status = q->status;
+    int listen = is_listen(q);
+    complete(q, status, NULL);
+    if (listen && status == DB_OK) {
+        c->listening = 1;
+        p->listen.on_listening(p->listen.arg, +1);
+    } else if (listen) {
+        log_msg(LOG_WARN, "db: LISTEN refused", "\"channel\":\"%s\"", p->listen.channel);
+    }
     c->state = C_IDLE;
     watch(c, EV_READ);
 }
@@ -577,10 +652,14 @@ static void busy_io(db_conn *c, short what)
         if (r < 0) goto broken;
         if (r == 0) watch(c, EV_READ);
     }
+    /* Before any callback of this query can run: a notification that came first is acted
+     * on first. */
+    take_notifies(c);
     switch (drain(c)) {
     case DRAIN_MORE:
         return;
     case DRAIN_SYNCED:
+        take_notifies(c);
         query_synced(c);
         pump(p);
         return;
@@ -686,7 +765,7 @@ static void pump(db_pool *p)
         start(c, q);
     }
     int slot;
-    while (p->nwaiting > conns_in(p, C_CONNECTING) && (slot = free_slot(p)) >= 0) {
+    while (p->nwaiting > conns_coming(p) && (slot = free_slot(p)) >= 0) {
         long long wait = p->next_connect_ms - now_ms();
         if (wait > 0) {
             arm_timer(p->retry_ev, (int)wait);
@@ -735,6 +814,14 @@ db_pool *db_pool_new(struct event_base *base, const db_pool_config *cfg)
     db_pool *p = xcalloc(1, sizeof *p);
     p->base = base;
     p->conninfo = xstrdup(cfg->conninfo);
+    p->listen = cfg->listen;
+    if (p->listen.channel) {
+        if (!p->listen.on_listening) {
+            log_msg(LOG_ERROR, "db: a listening pool needs on_listening", NULL);
+            abort();
+        }
+        p->listen.channel = xstrdup(p->listen.channel);
+    }
     p->max_conns = cfg->max_conns;
     p->max_waiting = cfg->max_waiting;
     p->query_timeout_ms = cfg->query_timeout_ms;
@@ -757,6 +844,7 @@ void db_pool_free(db_pool *p)
     event_free(p->retry_ev);
     free(p->conns);
     free(p->conninfo);
+    free((char *)p->listen.channel);
     if (p->delivering) p->free_deferred = 1;
     else free(p);
 }

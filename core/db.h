@@ -33,11 +33,25 @@ typedef struct db_reply {
 
 typedef void (*db_cb)(void *arg, const db_reply *reply);
 
+/* Notifications. With a channel set, every connection of the pool runs LISTEN on it before
+ * it takes any query, and hands each notification that arrives to on_notify: from the
+ * pool's loop, and before the callback of any query whose results came after it on that
+ * connection (a connection that commits a NOTIFY itself receives it before its results).
+ * on_listening(arg, +1) once a connection listens, (arg, -1) when a listening one closes:
+ * while the count across pools is above zero, no notification on the channel is missed. */
+typedef struct db_listen {
+    const char *channel;        /* NULL: no LISTEN */
+    void (*on_notify)(void *arg, const char *payload);
+    void (*on_listening)(void *arg, int delta);
+    void *arg;
+} db_listen;
+
 typedef struct db_pool_config {
     const char *conninfo;       /* libpq connection string or URI */
     int max_conns;              /* connections this pool may open (>= 1) */
     int max_waiting;            /* queries queued while all connections are busy; beyond: DB_UNAVAILABLE */
     int query_timeout_ms;       /* a query not answered by then fails with DB_UNAVAILABLE */
+    db_listen listen;           /* optional: LISTEN on every connection */
 } db_pool_config;
 
 /* Creates a pool on `base`; connections are opened lazily and reopened after failures.
