@@ -1,6 +1,7 @@
 /* tests/integration/db_pool.c: the asynchronous PostgreSQL pool (core/db.h) against a real
  * server: results in order, all-or-nothing pipelines, bounds, timeouts, broken connections
- * and a server restart. Needs FLICK_DATABASE_URL (skips without it); the restart test also
+ * a server restart, and LISTEN: notifications reach the pool before the replies that follow
+ * them. Needs FLICK_DATABASE_URL (skips without it); the restart test also
  * needs FLICK_VAR and FLICK_PG_PORT to drive scripts/services.sh. Tests run one at a time
  * because that one stops the server. */
 #include "core/db.h"
@@ -53,7 +54,27 @@ static const char *database_url(void)
     return url;
 }
 
-static void harness_init(harness *h, int max_conns, int max_waiting, int timeout_ms)
+/* What a listening pool heard. */
+typedef struct heard {
+    int notes;                          /* notifications so far */
+    char last[128];                     /* the last one's payload */
+    int listening;                      /* on_listening's running sum */
+} heard;
+
+static void on_note(void *arg, const char *payload)
+{
+    heard *hd = arg;
+    hd->notes++;
+    snprintf(hd->last, sizeof hd->last, "%s", payload);
+}
+
+static void on_listening(void *arg, int delta)
+{
+    ((heard *)arg)->listening += delta;
+}
+
+static void harness_init_listening(harness *h, int max_conns, int max_waiting, int timeout_ms,
+                                   const char *channel, heard *hd)
 {
     memset(h, 0, sizeof *h);
     db_pool_config cfg = {
@@ -62,10 +83,16 @@ static void harness_init(harness *h, int max_conns, int max_waiting, int timeout
         .max_waiting = max_waiting,
         .query_timeout_ms = timeout_ms,
     };
+    if (channel) cfg.listen = (db_listen){ channel, on_note, on_listening, hd };
     h->base = event_base_new();
     cr_assert_not_null(h->base);
     h->pool = db_pool_new(h->base, &cfg);
     cr_assert_not_null(h->pool);
+}
+
+static void harness_init(harness *h, int max_conns, int max_waiting, int timeout_ms)
+{
+    harness_init_listening(h, max_conns, max_waiting, timeout_ms, NULL, NULL);
 }
 
 static void harness_fini(harness *h)
@@ -457,6 +484,116 @@ static int services(const char *verb)
     char cmd[512];
     snprintf(cmd, sizeof cmd, "bash %s/scripts/services.sh %s >/dev/null", root ? root : ".", verb);
     return system(cmd);
+}
+
+/* ---- LISTEN ---- */
+
+static char channel[64];
+
+static const char *listen_channel(void)
+{
+    snprintf(channel, sizeof channel, "db_pool_it_%ld", (long)getpid());
+    return channel;
+}
+
+/* A reply callback that also records how many notifications had arrived before it ran. */
+typedef struct noted {
+    outcome o;
+    heard *hd;
+    int notes_before;
+} noted;
+
+static void on_noted_reply(void *arg, const db_reply *r)
+{
+    noted *n = arg;
+    n->notes_before = n->hd->notes;
+    on_reply(&n->o, r);
+}
+
+static noted run_noted(harness *h, heard *hd, const char *sql, int nparams, const char *const *params)
+{
+    noted n = { .hd = hd };
+    db_query *q = db_query_new();
+    db_query_add(q, sql, nparams, params);
+    n.o.h = h;
+    h->outstanding++;
+    db_run(h->pool, q, on_noted_reply, &n);
+    wait_all(h);
+    cr_assert_eq(n.o.calls, 1);
+    return n;
+}
+
+Test(db_pool, a_connection_hears_its_own_notify_before_its_reply)
+{
+    harness h;
+    heard hd = { 0 };
+    harness_init_listening(&h, 2, 10, 5000, listen_channel(), &hd);
+    for (int i = 0; i < 20; i++) {
+        char payload[32];
+        snprintf(payload, sizeof payload, "own-%d", i);
+        const char *params[] = { channel, payload };
+        noted n = run_noted(&h, &hd, "SELECT pg_notify($1, $2)", 2, params);
+        expect_ok(&n.o);
+        cr_assert_eq(n.notes_before, i + 1, "round %d: %d notifications before the reply", i, n.notes_before);
+        cr_assert_str_eq(hd.last, payload);
+    }
+    cr_assert_eq(hd.listening, 1);
+    harness_fini(&h);
+    cr_assert_eq(hd.listening, 0, "a freed pool still counts %d listening connections", hd.listening);
+}
+
+/* Another session commits a NOTIFY; a query the pool sends afterwards gets its reply only
+ * after the notification was handed over, whichever connection runs it. */
+Test(db_pool, a_notify_committed_elsewhere_arrives_before_a_later_reply)
+{
+    harness h;
+    heard hd = { 0 };
+    harness_init_listening(&h, 3, 10, 5000, listen_channel(), &hd);
+    /* Three listening connections: three queries at once make the pool open them all. */
+    outcome warm[3];
+    for (int i = 0; i < 3; i++) {
+        db_query *q = db_query_new();
+        db_query_add(q, "SELECT pg_sleep(0.05)", 0, NULL);
+        submit(&h, q, &warm[i]);
+    }
+    wait_all(&h);
+    cr_assert_eq(hd.listening, 3);
+    int before = hd.notes;
+
+    PGconn *other = PQconnectdb(database_url());
+    cr_assert_eq(PQstatus(other), CONNECTION_OK);
+    for (int i = 0; i < 50; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "NOTIFY %s, 'elsewhere-%d'", channel, i);
+        PGresult *res = PQexec(other, sql);
+        cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+        noted n = run_noted(&h, &hd, "SELECT 1", 0, NULL);
+        expect_ok(&n.o);
+        /* Each of the three connections hears every notification; at least one has passed
+         * this one on before the reply. */
+        cr_assert_geq(n.notes_before, before + 1, "round %d: the reply came first", i);
+        before = n.notes_before;
+    }
+    PQfinish(other);
+    harness_fini(&h);
+}
+
+Test(db_pool, listening_count_follows_the_connections)
+{
+    harness h;
+    heard hd = { 0 };
+    harness_init_listening(&h, 1, 10, 5000, listen_channel(), &hd);
+    cr_assert_eq(hd.listening, 0, "connections are opened lazily");
+    expect_ok((outcome[]){ run_sql(&h, "SELECT 1", 0, NULL) });
+    cr_assert_eq(hd.listening, 1);
+    outcome o = run_sql(&h, "SELECT pg_terminate_backend(pg_backend_pid())", 0, NULL);
+    cr_assert_eq(o.status, DB_UNAVAILABLE);
+    cr_assert_eq(hd.listening, 0);
+    expect_ok((outcome[]){ run_sql(&h, "SELECT 1", 0, NULL) });
+    cr_assert_eq(hd.listening, 1, "the new connection listens again");
+    harness_fini(&h);
+    cr_assert_eq(hd.listening, 0);
 }
 
 static void restart_server(void)
