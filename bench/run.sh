@@ -5,8 +5,9 @@
 # outputs are kept in var/bench/wrk/. Every process started here is stopped on exit.
 #
 # Phases, each against a freshly started flickd (FLICK_THREADS=2):
-#   1. ceiling, GET /healthz, GET /v1/me at 64 connections, interleaved, BENCH_ROUNDS times;
-#      medians are reported. flickd's VmHWM/VmRSS are read afterwards.
+#   1. ceiling, GET /healthz, GET /v1/me at 64 connections, and GET /v1/me of a second
+#      flickd started with FLICK_CACHE=0, interleaved, BENCH_ROUNDS times; medians are
+#      reported. flickd's VmHWM/VmRSS and its cache counters are read afterwards.
 #   2. GET /v1/me at 256 connections, BENCH_ROUNDS times; VmHWM afterwards.
 #   3. RSS flatness: GET /v1/me until BENCH_FLAT_REQUESTS requests, VmRSS; as many again, VmRSS.
 #
@@ -15,7 +16,7 @@
 #   BENCH_FLAT_REQUESTS requests per flatness half [1000000]
 #   BENCH_FLAT_MAX_S time limit per flatness half, seconds [1500]
 #   BENCH_PG_PORT [25832]  BENCH_REDIS_PORT [26779]  BENCH_FLICK_PORT [28090]
-#   BENCH_CEILING_PORT [28091]  FLICK_BUILD [build]
+#   BENCH_CEILING_PORT [28091]  BENCH_NOCACHE_PORT [28092]  FLICK_BUILD [build]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,6 +28,7 @@ FLAT_REQUESTS=${BENCH_FLAT_REQUESTS:-1000000}
 FLAT_MAX_S=${BENCH_FLAT_MAX_S:-1500}
 FLICK_PORT=${BENCH_FLICK_PORT:-28090}
 CEILING_PORT=${BENCH_CEILING_PORT:-28091}
+NOCACHE_PORT=${BENCH_NOCACHE_PORT:-28092}
 WRK_THREADS=2
 CONNS=64
 CONNS_HIGH=256
@@ -72,6 +74,7 @@ fi
 flickd_pid=
 ceiling_pid=
 wrk_pid=
+nocache_pid=
 
 stop_pid() {  # stop_pid PID: TERM, then KILL after 10 s
     local pid=$1
@@ -87,6 +90,7 @@ cleanup() {
     trap - EXIT INT TERM
     stop_pid "$wrk_pid"
     stop_pid "$flickd_pid"
+    stop_pid "$nocache_pid"
     stop_pid "$ceiling_pid"
     bash scripts/services.sh down >/dev/null 2>&1
 }
@@ -104,13 +108,18 @@ wait_http() {  # wait_http URL: up to 10 s for a 200
     return 1
 }
 
-start_flickd() {
-    port_busy "$FLICK_PORT" && die "port $FLICK_PORT is already in use (set BENCH_FLICK_PORT)"
-    FLICK_LISTEN="127.0.0.1:$FLICK_PORT" FLICK_THREADS=$SERVER_THREADS FLICK_LOG_LEVEL=warn \
-        FLICK_MAX_CONNS_PER_IP=100000 "$SERVER" serve >>"$FLICK_VAR/flickd.log" 2>&1 &
-    flickd_pid=$!
-    wait_http "http://127.0.0.1:$FLICK_PORT/healthz" || die "flickd did not answer; see $FLICK_VAR/flickd.log"
+# start_server PORT [VAR=VALUE ...]: a flickd serve on PORT, its pid in $server_pid.
+start_server() {
+    local port=$1
+    shift
+    port_busy "$port" && die "port $port is already in use (set BENCH_FLICK_PORT / BENCH_NOCACHE_PORT)"
+    env FLICK_LISTEN="127.0.0.1:$port" FLICK_THREADS=$SERVER_THREADS FLICK_LOG_LEVEL=warn \
+        FLICK_MAX_CONNS_PER_IP=100000 "$@" "$SERVER" serve >>"$FLICK_VAR/flickd.log" 2>&1 &
+    server_pid=$!
+    wait_http "http://127.0.0.1:$port/healthz" || die "flickd did not answer; see $FLICK_VAR/flickd.log"
 }
+
+start_flickd() { start_server "$FLICK_PORT"; flickd_pid=$server_pid; }
 
 stop_flickd() { stop_pid "$flickd_pid"; flickd_pid=; }
 
@@ -168,6 +177,7 @@ export BENCH_TOKEN=$TOKEN
 CEIL_URL="http://127.0.0.1:$CEILING_PORT/"
 HEALTH_URL="http://127.0.0.1:$FLICK_PORT/healthz"
 ME_URL="http://127.0.0.1:$FLICK_PORT/v1/me"
+NOCACHE_URL="http://127.0.0.1:$NOCACHE_PORT/v1/me"
 ME_LUA="$ROOT/bench/me.lua"
 
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -181,25 +191,41 @@ port_busy "$CEILING_PORT" && die "port $CEILING_PORT is already in use (set BENC
 ceiling_pid=$!
 wait_http "$CEIL_URL" || die "the ceiling server did not answer"
 start_flickd
-me_status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$ME_URL")
-[ "$me_status" = 200 ] || die "GET /v1/me with the bench token answered $me_status"
+start_server "$NOCACHE_PORT" FLICK_CACHE=0
+nocache_pid=$server_pid
+for url in "$ME_URL" "$NOCACHE_URL"; do
+    me_status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url")
+    [ "$me_status" = 200 ] || die "GET $url with the bench token answered $me_status"
+done
 
 WARM=$(( DURATION < 3 ? DURATION : 3 ))
 note "warm-up (${WARM} s per target)"
 run_wrk warmup-ceiling $CONNS $WARM "$CEIL_URL"
 run_wrk warmup-healthz $CONNS $WARM "$HEALTH_URL"
 run_wrk warmup-me $CONNS $WARM "$ME_URL" "$ME_LUA"
+run_wrk warmup-nocache $CONNS $WARM "$NOCACHE_URL" "$ME_LUA"
 
 declare -A res
 for r in $(seq 1 "$ROUNDS"); do
-    note "round $r/$ROUNDS: ceiling, /healthz, /v1/me (${DURATION} s each, $CONNS connections)"
+    note "round $r/$ROUNDS: ceiling, /healthz, /v1/me, /v1/me uncached (${DURATION} s each, $CONNS connections)"
     run_wrk "ceiling-c$CONNS-r$r" $CONNS "$DURATION" "$CEIL_URL"
     res[ceiling,$r]=$(parse_wrk "$RAW/ceiling-c$CONNS-r$r.txt")
     run_wrk "healthz-c$CONNS-r$r" $CONNS "$DURATION" "$HEALTH_URL"
     res[healthz,$r]=$(parse_wrk "$RAW/healthz-c$CONNS-r$r.txt")
     run_wrk "me-c$CONNS-r$r" $CONNS "$DURATION" "$ME_URL" "$ME_LUA"
     res[me,$r]=$(parse_wrk "$RAW/me-c$CONNS-r$r.txt")
+    run_wrk "nocache-c$CONNS-r$r" $CONNS "$DURATION" "$NOCACHE_URL" "$ME_LUA"
+    res[nocache,$r]=$(parse_wrk "$RAW/nocache-c$CONNS-r$r.txt")
 done
+
+# cache_counter CACHE RESULT: flick_cache_lookups_total of the cached flickd.
+metrics=$(curl -s "http://127.0.0.1:$FLICK_PORT/metrics")
+cache_counter() {
+    awk -v k="flick_cache_lookups_total{cache=\"$1\",result=\"$2\"}" '$1 == k { print $2 }' <<<"$metrics"
+}
+VIEW_HIT=$(cache_counter viewers hit); VIEW_MISS=$(cache_counter viewers miss)
+PROF_HIT=$(cache_counter profiles hit); PROF_MISS=$(cache_counter profiles miss)
+stop_pid "$nocache_pid"; nocache_pid=
 HWM64=$(status_kib "$flickd_pid" VmHWM)
 RSS64=$(status_kib "$flickd_pid" VmRSS)
 ANON64=$(status_kib "$flickd_pid" RssAnon)
@@ -271,7 +297,7 @@ ELAPSED=$((SECONDS - T0))
 # ---- figures ----
 
 declare -A med
-for t in ceiling healthz me me256; do
+for t in ceiling healthz me nocache me256; do
     for f in 1 2 3; do
         vals=()
         for r in $(seq 1 "$ROUNDS"); do vals+=("$(col $f <<<"${res[$t,$r]}")"); done
@@ -287,6 +313,7 @@ for t in ceiling healthz me me256; do
 done
 
 RATIO=$(awk -v a="${med[me,1]}" -v b="${med[ceiling,1]}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+NOCACHE_RATIO=$(awk -v a="${med[nocache,1]}" -v b="${med[ceiling,1]}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
 HEALTH_RATIO=$(awk -v a="${med[healthz,1]}" -v b="${med[ceiling,1]}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
 LIMIT_KIB=$((RSS_LIMIT_MIB * 1024))
 V_RATIO=$(verdict "$RATIO >= $THROUGHPUT_TARGET_PCT && ${med[me,bad]} == 0")
@@ -343,9 +370,12 @@ row() {  # row LABEL KEY
     echo "  and tools stopping processes called flickd on the shared machine leave it alone);"
     echo "  the ceiling is \`bench/ceiling\` with $SERVER_THREADS threads: bare evhttp answering every request"
     echo "  with a fixed 1 KiB JSON body, threaded like flickd (one loop per thread, one shared listening socket)."
-    echo "- Targets run interleaved (ceiling, /healthz, /v1/me, ceiling, ...) for $ROUNDS rounds after a ${WARM} s"
+    echo "- Targets run interleaved (ceiling, /healthz, /v1/me, /v1/me uncached, ceiling, ...) for $ROUNDS rounds after a ${WARM} s"
     echo "  warm-up of each; the table gives the median of the $ROUNDS runs. \`/v1/me\` sends a bearer token"
-    echo "  (bench/me.lua) and costs two PostgreSQL queries (token lookup, then the profile)."
+    echo "  (bench/me.lua). flickd answers it from its in-process caches (the token's viewer, then the"
+    echo "  body of /v1/me), which PostgreSQL's notifications keep true; a second flickd started with"
+    echo "  FLICK_CACHE=0, measured in the same rounds, asks PostgreSQL twice per request (token lookup,"
+    echo "  then the profile)."
     echo "- Peak RSS is VmHWM of /proc/PID/status, read from the flickd process after the runs;"
     echo "  each phase (64 connections, $CONNS_HIGH connections, flatness) starts a fresh flickd."
     echo
@@ -356,9 +386,12 @@ row() {  # row LABEL KEY
     row "ceiling (bench/ceiling), $CONNS conns" ceiling
     row "flickd GET /healthz, $CONNS conns" healthz
     row "flickd GET /v1/me, $CONNS conns" me
+    row "flickd GET /v1/me with FLICK_CACHE=0, $CONNS conns" nocache
     row "flickd GET /v1/me, $CONNS_HIGH conns" me256
     echo
-    echo "/healthz reaches ${HEALTH_RATIO} % of the ceiling's requests/s; /v1/me reaches ${RATIO} %."
+    echo "/healthz reaches ${HEALTH_RATIO} % of the ceiling's requests/s; /v1/me reaches ${RATIO} %;"
+    echo "/v1/me without the caches reaches ${NOCACHE_RATIO} %. The cached flickd's /metrics after the rounds:"
+    echo "viewer lookups $VIEW_HIT hits, $VIEW_MISS misses; /v1/me bodies $PROF_HIT hits, $PROF_MISS misses."
     echo
     echo "## Memory (flickd)"
     echo
