@@ -87,6 +87,36 @@ class Faults(unittest.TestCase):
         self.assertEqual(flick.login(srv, USER["username"]).status, 200)
         self.assertTrue(srv.alive())
 
+    def sample(self, name):
+        """One sample of /metrics, by its name with labels."""
+        text = self.timed("GET", "/metrics").raw.decode("utf-8")
+        return float(next(l.rsplit(" ", 1)[1] for l in text.splitlines() if l.startswith(name + " ")))
+
+    def test_postgres_down_with_a_cached_token(self):
+        # The token and its /v1/me are in the caches; once PostgreSQL is gone they hold
+        # nothing (no connection hears about changes), so the answer is 503, not the copy.
+        tok = USER["token"]
+        for _ in range(5):
+            self.assertEqual(srv.request("GET", "/v1/me", token=tok).status, 200)
+        hit = 'flick_cache_lookups_total{cache="profiles",result="hit"}'
+        self.assertEqual(self.sample("flick_cache_enabled"), 1)
+        try:
+            flick.services("pg-stop")
+            hits = self.sample(hit)
+            for _ in range(5):
+                self.assertUnavailable(self.timed("GET", "/v1/me", token=tok))
+            self.assertEqual(self.sample(hit), hits)
+            self.assertEqual(self.sample("flick_cache_enabled"), 0)
+            self.assertEqual(self.sample('flick_cache_entries{cache="viewers"}'), 0)
+            self.assertEqual(self.sample('flick_cache_entries{cache="profiles"}'), 0)
+        finally:
+            flick.services("pg-start")
+        self.wait_for("GET /v1/me", lambda: srv.request("GET", "/v1/me", token=tok).status == 200)
+        for _ in range(3):
+            self.assertEqual(srv.request("GET", "/v1/me", token=tok).body["username"], USER["username"])
+        self.assertEqual(self.sample("flick_cache_enabled"), 1)
+        self.assertTrue(srv.alive())
+
     def test_redis_down_and_back(self):
         tok = USER["token"]
         try:
