@@ -280,11 +280,12 @@ static json_t *me_json(const PGresult *res)
 typedef struct me_ctx {
     api_req *r;
     uint64_t began;             /* the profile cache's epoch when the query started */
+    int64_t day_ends_ms;        /* the end of the quota day the query counts in */
     char key[24];               /* the viewer's id */
 } me_ctx;
 
 /* The quota day is the UTC date: a body that counts today's generations is not kept past
- * midnight UTC. */
+ * the midnight UTC that follows the query's start. */
 static int64_t next_utc_midnight_ms(void)
 {
     const int64_t day_ms = 86400000;
@@ -308,7 +309,7 @@ static void me_loaded(void *arg, const db_reply *rep)
     char *body = json_dumps(me, JSON_COMPACT);
     json_decref(me);
     cache_put(r->thread->server->profiles, ctx->began, ctx->key, r->viewer.id, body, strlen(body),
-              next_utc_midnight_ms());
+              ctx->day_ends_ms);
     api_reply_bytes(r, 200, API_JSON, body, strlen(body));
     free(body);
 }
@@ -328,6 +329,7 @@ void api_me_get(api_req *r)
         return;
     }
     ctx->began = cache_begin(profiles);
+    ctx->day_ends_ms = next_utc_midnight_ms();
     const char *params[] = { api_viewer_id(r) };
     db_exec(r->thread->db, ME_SQL, 1, params, me_loaded, ctx);
 }
