@@ -3,7 +3,9 @@
  * One mutex guards everything: lookups copy a few hundred bytes and hold it for well under
  * a microsecond. Entries sit in three intrusive lists: a bucket chain by key, a bucket
  * chain by tag (so forgetting a tag touches only that tag's entries), and the insertion
- * order, oldest first, which is what goes when the cache is full. */
+ * order, oldest first, which is what goes when the cache is full. An entry past half its
+ * life sends one reader back to the source, so a popular entry is renewed before it
+ * expires instead of being missed by all its readers at once. */
 #include "core/cache.h"
 
 #include "core/mem.h"
@@ -20,7 +22,8 @@ struct entry {
     entry *older, *newer;       /* insertion order */
     uint64_t hash;
     int64_t tag;
-    int64_t deadline_ms;        /* CLOCK_MONOTONIC */
+    int64_t deadline_ms;        /* CLOCK_MONOTONIC: gone from then on */
+    int64_t refresh_ms;         /* CLOCK_MONOTONIC: from then on, one reader refreshes it */
     size_t len;
     char *key;                  /* points into data, after the value and its NUL */
     char data[];
@@ -138,7 +141,9 @@ bool cache_put(cache *c, uint64_t began, const char *key, int64_t tag,
     e->len = len;
     e->tag = tag;
     e->hash = hash_key(key);
-    e->deadline_ms = clock_ms(CLOCK_MONOTONIC) + ttl;
+    int64_t now = clock_ms(CLOCK_MONOTONIC);
+    e->deadline_ms = now + ttl;
+    e->refresh_ms = now + ttl / 2;
 
     pthread_mutex_lock(&c->lock);
     if (began != c->epoch) {
@@ -171,10 +176,17 @@ char *cache_get(cache *c, const char *key, size_t *len)
 {
     uint64_t hash = hash_key(key);
     char *copy = NULL;
+    int64_t now = clock_ms(CLOCK_MONOTONIC);
     pthread_mutex_lock(&c->lock);
     entry *e = find(c, key, hash);
-    if (e && e->deadline_ms <= clock_ms(CLOCK_MONOTONIC)) {
+    if (e && e->deadline_ms <= now) {
         drop(c, e);
+        e = NULL;
+    } else if (e && e->refresh_ms <= now) {
+        /* Past half its life: this reader alone misses and reads the source again, while
+         * the others keep the entry until the new value replaces it. Without this, every
+         * reader of a popular entry would miss at once when it expires. */
+        e->refresh_ms = e->deadline_ms;
         e = NULL;
     }
     if (e) {

@@ -32,7 +32,9 @@ bool cache_put(cache *c, uint64_t began, const char *key, int64_t tag,
                const void *val, size_t len, int64_t expires_ms);
 
 /* A malloc'd copy of key's value (its length in *len; one NUL byte follows it), or NULL
- * when there is none or it has expired. The caller frees it. */
+ * when there is none or it has expired. The caller frees it. Once an entry is past half its
+ * lifetime, one caller gets NULL, so that it reads the source and puts a fresh value while
+ * the others still get the entry. */
 char *cache_get(cache *c, const char *key, size_t *len);
 
 void cache_forget_key(cache *c, const char *key);

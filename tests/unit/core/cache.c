@@ -1,7 +1,7 @@
 /* tests/unit/core/cache.c: the expiring map of core/cache.h: what is put comes back, a
  * disabled cache holds nothing, a fill that started before a forget is refused, forgets
- * remove what they name and only that, the oldest entry makes room, entries expire, and the
- * stats count what happened. */
+ * remove what they name and only that, the oldest entry makes room, entries expire (one
+ * reader renews an entry past half its life), and the stats count what happened. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -335,6 +335,23 @@ Test(cache, entries_expire_after_the_ttl)
     cr_assert_eq(entries(c), 0, "an expired entry found by a lookup is dropped");
     /* A put after expiry is stored again. */
     cr_assert(put_str(c, "k", 1, "v2"));
+    cache_free(c);
+}
+
+/* Past half its life an entry sends exactly one reader back to the source; the others
+ * keep hitting until it expires or a fresh value replaces it. */
+Test(cache, one_reader_refreshes_an_entry_past_half_its_life)
+{
+    const int64_t ttl = 400;
+    cache *c = enabled_cache(16, ttl);
+    int64_t t0 = monotonic_ms();
+    cr_assert(put_str(c, "k", 1, "v"));
+    sleep_ms(ttl / 2 + 50);
+    if (monotonic_ms() - t0 >= ttl - 50) cr_skip_test("the machine stalled past the ttl");
+    cr_assert_not(has(c, "k"), "the first reader past half the ttl is sent to the source");
+    for (int i = 0; i < 5; i++) cr_assert(has(c, "k"), "reader %d lost the entry", i);
+    cr_assert(put_str(c, "k", 1, "v2"));
+    assert_value(c, "k", "v2");
     cache_free(c);
 }
 
