@@ -462,6 +462,8 @@ section=$(mktemp)
     echo "- Span: from the first job's creation to the last one's finish (generations.created_at and"
     echo "  finished_at); jobs per minute = succeeded × 60 / span. A job is the full pipeline: claim, render,"
     echo "  store, thumbnails, provenance, draft post."
+    echo "- Job threads (and the encoder threads they start) run under SCHED_IDLE, so they get the CPU time"
+    echo "  the API's loops and wrk leave; the jobs per minute above are what was left with wrk running."
     echo "- wrk keeps $WRK_CONNS connections busy without pause, so the API, wrk and the worker all compete for"
     echo "  the $(nproc) CPUs. Seconds wrk ran while the jobs did: $(sep=; for W in $WORKER_RUNS; do printf '%sFLICK_WORKERS=%s: %s s' "$sep" "$W" "${job[$W,wall]}"; sep='; '; done)."
     echo

@@ -23,6 +23,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <signal.h>
@@ -892,17 +893,25 @@ static void idle_wait(worker *w)
     }
 }
 
-#define WORKER_NICE 10     /* see worker_main */
+/* Rendering and thumbnailing are batch work: in `all` they share the cores with the API's
+ * event loops, which must keep answering at once. A job thread runs under SCHED_IDLE, and the
+ * encoder threads it starts inherit the policy: they get the CPU time no other thread wants,
+ * and a loop that wakes up takes its core back at once. (A nice value only shrinks their share:
+ * a woken loop still waits for the slice of the render thread on its core, and that wait is
+ * what the API's slowest answers are made of.) Where the policy is refused, nice 19. */
+static void yield_cpu_to_the_api(void)
+{
+    struct sched_param none = { 0 };
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) == 0) return;
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19) != 0)
+        log_msg(LOG_DEBUG, "worker: cannot lower its priority", NULL);
+}
 
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     media_workers *p = w->pool;
-    /* Rendering and thumbnailing are batch work: in `all` they share the cores with the API's
-     * event loops, which must keep answering at once. A lower priority for this thread (and
-     * the encoder threads it starts, which inherit it) gives the loops the CPU first. */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE) != 0)
-        log_msg(LOG_DEBUG, "worker: cannot lower its priority", NULL);
+    yield_cpu_to_the_api();
     while (!stopping(p)) {
         if (!connect_db(w)) {
             nap(p, RECONNECT_MS);
