@@ -22,6 +22,17 @@ parse_wrk() {
     ' "$1"
 }
 
+# parse_run FILE: parse_wrk's fields from a wrk output or from bench/loadgen's one line
+# (its errors count as non-2xx; it has no socket-error figure of its own).
+parse_run() {
+    if [ "$(awk 'NR == 1 { print $1 }' "$1")" = requests ]; then
+        awk 'NR == 1 { for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
+            printf "%s %s %s %s %d 0\n", v["rps"], v["p50_ms"], v["p99_ms"], v["requests"], v["errors"] }' "$1"
+    else
+        parse_wrk "$1"
+    fi
+}
+
 col() { cut -d' ' -f"$1"; }
 median() {  # median VALUES...
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {

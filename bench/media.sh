@@ -14,7 +14,8 @@
 #   3. Jobs under API load: throw-away PostgreSQL and Redis under var/bench-media, flickd
 #      `all` (from a copy named flick-bench, as bench/run.sh does) with FLICK_WORKERS=W for
 #      each W of BENCH_MEDIA_WORKERS. Per W, a fresh flickd: idle GET /v1/me p99 with wrk
-#      (median of BENCH_MEDIA_IDLE_RUNS windows; one window is at the mercy of the neighbours),
+#      (median of BENCH_MEDIA_IDLE_RUNS windows; one window is at the mercy of the neighbours;
+#      every window is taken by wrk and again by bench/loadgen, a one-thread client),
 #      then BENCH_MEDIA_JOBS generations queued through POST /v1/generations and wrk on
 #      /v1/me in windows of the same length for as long as they run (medians over the
 #      windows in which jobs ran throughout); jobs succeeded per minute from the database.
@@ -44,6 +45,7 @@ JOBS_MAX_S=${BENCH_MEDIA_JOBS_MAX_S:-900}
 FLICK_PORT=${BENCH_MEDIA_FLICK_PORT:-28190}
 WRK_THREADS=2
 WRK_CONNS=16
+TOOLS="wrk loadgen"
 SERVER_THREADS=2
 STILLS_TARGET=1.2     # our 3 still encodes ≤ 1.2 × cwebp's
 P99_TARGET=2          # p99 while jobs run ≤ 2 × idle p99
@@ -61,6 +63,7 @@ export FLICK_ENGINE=builtin
 
 FLICKD="$ROOT/$BUILD/flickd"
 TOOL="$ROOT/$BUILD/bench/render_bench"
+LOADGEN="$ROOT/$BUILD/bench/loadgen"
 CWEBP=$(command -v cwebp || true)
 # Like bench/run.sh: a copy of flickd under its own name, so one build is measured
 # throughout and tools that stop every process called flickd leave it alone.
@@ -88,6 +91,9 @@ command -v psql >/dev/null || die "psql is not installed"
 [ -x "$FLICKD" ] || die "$FLICKD is missing; run make first"
 if [ ! -x "$TOOL" ] || [ "$TOOL" -ot bench/render_bench.c ] || [ "$TOOL" -ot "$BUILD/libflick.a" ]; then
     make --no-print-directory BUILD="$BUILD" "$BUILD/bench/render_bench" >/dev/null || die "cannot build $TOOL"
+fi
+if [ ! -x "$LOADGEN" ] || [ "$LOADGEN" -ot bench/loadgen.c ]; then
+    make --no-print-directory BUILD="$BUILD" "$BUILD/bench/loadgen" >/dev/null || die "cannot build $LOADGEN"
 fi
 
 # ---- processes and cleanup ----
@@ -146,11 +152,11 @@ field() {  # field FILE TAG [MATCH_FIELD2]: the first line starting with TAG (an
     awk -v t="$1" -v m="${3:-}" '$1 == t && (m == "" || $2 == m) { print; exit }' "$2"
 }
 
-# median_wrk FILES...: parse_wrk's fields over several runs: medians of rate, p50 and p99,
+# median_wrk FILES...: parse_run's fields over several runs (wrk or bench/loadgen): medians of rate, p50 and p99,
 # sums of requests and errors.
 median_wrk() {
     local f lines=() i out=""
-    for f in "$@"; do lines+=("$(parse_wrk "$f")"); done
+    for f in "$@"; do lines+=("$(parse_run "$f")"); done
     for i in 1 2 3; do
         out+="$(median $(for l in "${lines[@]}"; do col $i <<<"$l"; done)) "
     done
@@ -222,6 +228,18 @@ run_wrk() {
     wrk_pid=
 }
 
+# run_window TOOL NAME SECONDS: one window of load on /v1/me, in the foreground: wrk, or
+# bench/loadgen (one thread, CLOCK_MONOTONIC) with as many connections, as a second opinion.
+run_window() {
+    case $1 in
+    wrk) run_wrk "$2" "$3" ;;
+    loadgen)
+        timeout -k 5 $(($3 + 60)) "$LOADGEN" "$FLICK_PORT" /v1/me "$TOKEN" "$WRK_CONNS" "$3" >"$RAW/$2.txt" 2>&1 ||
+            { cat "$RAW/$2.txt" >&2; die "loadgen run $2 failed"; } ;;
+    esac
+}
+p99_of() { parse_run "$1" | col 3 | awk '{ printf "%.1f", $1 }'; }
+
 declare -A job
 run_no=0
 for W in $WORKER_RUNS; do
@@ -237,16 +255,20 @@ for W in $WORKER_RUNS; do
         [ "$me_status" = 200 ] || die "GET /v1/me with the bench token answered $me_status"
     fi
 
-    # Idle: no job queued or running.
+    # Idle: no job queued or running; wrk and loadgen windows in turn.
     run_wrk "w$W-warmup" 3
-    idle_files=()
+    unset idle busy every p99s
+    declare -A idle=() busy=() every=() p99s=()
     for k in $(seq 1 "$IDLE_RUNS"); do
-        run_wrk "w$W-idle-$k" "$IDLE_S"
-        idle_files+=("$RAW/w$W-idle-$k.txt")
+        for tool in $TOOLS; do
+            run_window "$tool" "w$W-idle-$tool-$k" "$IDLE_S"
+            idle[$tool]+=" $RAW/w$W-idle-$tool-$k.txt"
+        done
     done
-    job[$W,idle]=$(median_wrk "${idle_files[@]}")
-    job[$W,idle_p99s]=$(for f in "${idle_files[@]}"; do parse_wrk "$f" | col 3; done |
-        awk '{ printf "%s%.1f", (NR > 1 ? ", " : ""), $1 }')
+    for tool in $TOOLS; do
+        job[$W,$tool,idle]=$(median_wrk ${idle[$tool]})
+        job[$W,$tool,idle_p99s]=$(for f in ${idle[$tool]}; do p99_of "$f"; echo; done | paste -sd, | sed 's/,/, /g')
+    done
 
     # Queue the jobs, then load /v1/me until they are all done.
     ids=()
@@ -262,38 +284,44 @@ for W in $WORKER_RUNS; do
         ids+=("$id")
     done
     idlist=$(IFS=,; echo "${ids[*]}")
-    # While they run: wrk windows as long as the idle ones, back to back, until no job is
-    # queued or running. A window counts as busy only if jobs were still pending when it
-    # ended (they were when it began), so the worker had work during all of it; the window
-    # in which the last job finished is reported but left out of the medians.
+    # While they run: windows as long as the idle ones, wrk and loadgen in turn, back to back,
+    # until no job is queued or running. A window counts as busy only if jobs were still
+    # pending when it ended (they were when it began), so the worker had work during all of
+    # it; the window in which the last job finished is reported but left out of the medians.
     t_start=$SECONDS
     finished=0
-    busy_files=()
-    all_files=()
-    p99s=()
     k=0
+    last=
     while :; do
         left=$(sql "SELECT count(*) FROM generations WHERE id IN ($idlist) AND status IN ('queued', 'running')") ||
             die "cannot read the jobs' status"
         if [ "$left" = 0 ]; then
             finished=1
-            # The window that just ended saw the last job finish: not a busy window.
-            [ $k -gt 0 ] && { unset 'busy_files[-1]'; p99s[-1]="(${p99s[-1]})"; }
+            if [ -n "$last" ]; then
+                busy[$last]=${busy[$last]% *}
+                p99s[$last]=$(sed 's/\([^ ,]*\)$/(\1)/' <<<"${p99s[$last]}")
+            fi
             break
         fi
         [ $((SECONDS - t_start)) -ge "$JOBS_MAX_S" ] && break
+        set -- $TOOLS
+        [ $((k % 2)) = 0 ] && last=$1 || last=$2
         k=$((k + 1))
-        run_wrk "w$W-during-$k" "$IDLE_S"
-        busy_files+=("$RAW/w$W-during-$k.txt")
-        all_files+=("$RAW/w$W-during-$k.txt")
-        p99s+=("$(parse_wrk "$RAW/w$W-during-$k.txt" | col 3 | awk '{ printf "%.1f", $1 }')")
+        run_window "$last" "w$W-during-$last-$k" "$IDLE_S"
+        busy[$last]+=" $RAW/w$W-during-$last-$k.txt"
+        every[$last]+=" $RAW/w$W-during-$last-$k.txt"
+        p99s[$last]+="${p99s[$last]:+, }$(p99_of "$RAW/w$W-during-$last-$k.txt")"
     done
-    [ ${#busy_files[@]} -gt 0 ] && job[$W,during]=$(median_wrk "${busy_files[@]}") || job[$W,during]="0 0 0 0 0 0"
-    job[$W,busy_windows]=${#busy_files[@]}
-    job[$W,during_p99s]=$(IFS=,; echo "${p99s[*]}" | sed 's/,/, /g')
-    # Errors count over every window, the last one included.
-    [ ${#all_files[@]} -gt 0 ] && job[$W,during_errors]=$(median_wrk "${all_files[@]}" | awk '{ print $5 + $6 }') ||
-        job[$W,during_errors]=0
+    for tool in $TOOLS; do
+        set -- ${busy[$tool]:-}
+        job[$W,$tool,busy_windows]=$#
+        [ $# -gt 0 ] && job[$W,$tool,during]=$(median_wrk "$@") || job[$W,$tool,during]="0 0 0 0 0 0"
+        job[$W,$tool,during_p99s]=${p99s[$tool]:-}
+        # Errors count over every window, the last one included.
+        set -- ${every[$tool]:-}
+        [ $# -gt 0 ] && job[$W,$tool,during_errors]=$(median_wrk "$@" | awk '{ print $5 + $6 }') ||
+            job[$W,$tool,during_errors]=0
+    done
     job[$W,done]=$finished
     # succeeded failed other span_s median_gap_s: the span runs from the first job's creation
     # to the last one's finish; the gaps are between consecutive finishes.
@@ -431,30 +459,39 @@ section=$(mktemp)
     echo "|---:|---|---:|---:|---:|---:|"
     for W in $WORKER_RUNS; do
         read -r ok failed other span gap <<<"${job[$W,jobs]}"
-        idle=${job[$W,idle]} during=${job[$W,during]}
         job[$W,jpm]=$(awk -v n="$ok" -v s="$span" 'BEGIN { printf "%.1f", (s > 0 ? 60 * n / s : 0) }')
-        job[$W,ratio]=$(ratio "$(col 3 <<<"$during")" "$(col 3 <<<"$idle")")
-        job[$W,bad_idle]=$(( $(col 5 <<<"$idle") + $(col 6 <<<"$idle") ))
-        job[$W,bad]=${job[$W,during_errors]}
+        for tool in $TOOLS; do
+            idle=${job[$W,$tool,idle]} during=${job[$W,$tool,during]}
+            job[$W,$tool,ratio]=$(ratio "$(col 3 <<<"$during")" "$(col 3 <<<"$idle")")
+            job[$W,$tool,bad_idle]=$(( $(col 5 <<<"$idle") + $(col 6 <<<"$idle") ))
+        done
         job[$W,ok]=$ok
         echo "| $W | $ok / $failed / $other | $(fmt "$span" 1) | ${job[$W,jpm]} | $(fmt "$gap" 2) | $(awk -v k="${job[$W,hwm]}" 'BEGIN { printf "%.1f MiB", k / 1024 }') |"
     done
     echo
-    echo "GET /v1/me at the same time (wrk, $WRK_CONNS connections, in windows of ${IDLE_S} s; each figure is the"
-    echo "median over the windows: $IDLE_RUNS idle ones before any job, and every window during which jobs ran throughout):"
+    echo "GET /v1/me at the same time, $WRK_CONNS connections, in windows of ${IDLE_S} s taken in turn by wrk"
+    echo "(2 threads) and by bench/loadgen (one thread, timed with CLOCK_MONOTONIC); each figure is the median"
+    echo "over one tool's windows: $IDLE_RUNS idle ones before any job, and every window during which jobs ran throughout:"
     echo
-    echo "| FLICK_WORKERS | idle p50 ms | idle p99 ms | p99 of each idle window | p50 ms while jobs run | p99 ms while jobs run | p99 of each window while jobs ran | p99 during / idle | requests/s idle → during | non-2xx + socket errors, idle / during |"
-    echo "|---:|---:|---:|---|---:|---:|---|---:|---|---:|"
+    echo "| FLICK_WORKERS | client | idle p50 ms | idle p99 ms | p99 of each idle window | p50 ms while jobs run | p99 ms while jobs run | p99 of each window while jobs ran | p99 during / idle | requests/s idle → during | errors, idle / during |"
+    echo "|---:|---|---:|---:|---|---:|---:|---|---:|---|---:|"
     for W in $WORKER_RUNS; do
-        idle=${job[$W,idle]} during=${job[$W,during]}
-        echo "| $W | $(fmt "$(col 2 <<<"$idle")" 2) | $(fmt "$(col 3 <<<"$idle")" 2) | ${job[$W,idle_p99s]} | $(fmt "$(col 2 <<<"$during")" 2) | $(fmt "$(col 3 <<<"$during")" 2) | ${job[$W,during_p99s]} | ${job[$W,ratio]}× | $(fmt "$(col 1 <<<"$idle")" 0) → $(fmt "$(col 1 <<<"$during")" 0) | ${job[$W,bad_idle]} / ${job[$W,bad]} |"
+        for tool in $TOOLS; do
+            idle=${job[$W,$tool,idle]} during=${job[$W,$tool,during]}
+            echo "| $W | $tool | $(fmt "$(col 2 <<<"$idle")" 2) | $(fmt "$(col 3 <<<"$idle")" 2) | ${job[$W,$tool,idle_p99s]} | $(fmt "$(col 2 <<<"$during")" 2) | $(fmt "$(col 3 <<<"$during")" 2) | ${job[$W,$tool,during_p99s]} | ${job[$W,$tool,ratio]}× | $(fmt "$(col 1 <<<"$idle")" 0) → $(fmt "$(col 1 <<<"$during")" 0) | ${job[$W,$tool,bad_idle]} / ${job[$W,$tool,during_errors]} |"
+        done
     done
     echo
+    echo "- Two clients, because on this machine they disagree: wrk's two threads compete with flickd and"
+    echo "  the workers for the same 2 CPUs, and its percentiles move with whatever else runs; loadgen"
+    echo "  keeps every latency it measured and sorts them. Errors: wrk's non-2xx answers and socket errors;"
+    echo "  loadgen's non-200 answers and lost connections."
     echo "- The p99 ratio is not the whole cost to the API: the requests/s and p50 columns show what it"
     echo "  gives up to the workers on $(nproc) CPUs."
-    echo "- Each run starts a fresh flickd \`all\`: 3 s of wrk warm-up, $IDLE_RUNS windows of ${IDLE_S} s of wrk with nothing"
-    echo "  queued (idle), then the $JOBS POST /v1/generations one after the other and wrk windows of ${IDLE_S} s back to"
-    echo "  back until no job is queued or running (checked in the database between windows; limit ${JOBS_MAX_S} s)."
+    echo "- Each run starts a fresh flickd \`all\`: 3 s of wrk warm-up, $IDLE_RUNS windows of ${IDLE_S} s of each client with"
+    echo "  nothing queued (idle), then the $JOBS POST /v1/generations one after the other and windows of ${IDLE_S} s back to"
+    echo "  back, the clients in turn, until no job is queued or running (checked in the database between"
+    echo "  windows; limit ${JOBS_MAX_S} s)."
     echo "  The window in which the last job finished (in brackets) had the worker idle for part of it, so the"
     echo "  medians leave it out; its errors still count. Idle and busy figures are the same statistic"
     echo "  (median of per-window figures), so that one stall of the shared machine moves neither alone."
@@ -479,13 +516,15 @@ section=$(mktemp)
         echo "| our 3 still encodes vs cwebp's own encode time alone, $q clip | ≤ ${STILLS_TARGET}× | ${re}× | $(verdict "$re <= $STILLS_TARGET") |"
     done
     for W in $WORKER_RUNS; do
-        echo "| /v1/me p99 while jobs run vs idle, FLICK_WORKERS=$W | ≤ ${P99_TARGET}× | ${job[$W,ratio]}× | $(verdict "${job[$W,ratio]} <= $P99_TARGET && ${job[$W,bad]} == 0 && ${job[$W,done]} == 1 && ${job[$W,ok]} == $JOBS && ${job[$W,busy_windows]} > 0") |"
+        for tool in $TOOLS; do
+            echo "| /v1/me p99 while jobs run vs idle, FLICK_WORKERS=$W, measured by $tool | ≤ ${P99_TARGET}× | ${job[$W,$tool,ratio]}× | $(verdict "${job[$W,$tool,ratio]} <= $P99_TARGET && ${job[$W,$tool,during_errors]} == 0 && ${job[$W,done]} == 1 && ${job[$W,ok]} == $JOBS && ${job[$W,$tool,busy_windows]} > 0") |"
+        done
     done
     echo
     echo "The p99 target counts as missed when a job did not succeed, the jobs outlasted the time limit, no"
     echo "window had jobs running throughout, or"
-    echo "wrk saw non-2xx answers or socket errors while the jobs ran (errors in an idle window, such as"
-    echo "timeouts when the shared machine stalls, show in the table but leave the verdict to the median)."
+    echo "the client saw errors while the jobs ran (errors in an idle window, such as timeouts when the"
+    echo "shared machine stalls, show in the table but leave the verdict to the median)."
     echo "The render and thumbnail figures have no target; they are the pipeline's cost per job on this machine."
     echo "$END_MARK"
 } >"$section"
