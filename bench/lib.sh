@@ -1,5 +1,26 @@
-# bench/lib.sh: shell helpers both benchmark scripts use to read wrk's output and to
-# summarise runs (medians, formatting, PASS/MISS). Sourced, never run.
+# bench/lib.sh: shell helpers both benchmark scripts use: their processes and ports, reading
+# wrk's and loadgen's output, and summarising runs (medians, formatting, PASS/MISS). Sourced,
+# never run.
+
+stop_pid() {  # stop_pid PID [SIGNAL]: SIGNAL (TERM), then KILL after 10 s
+    local pid=$1 sig=${2:-TERM}
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -"$sig" "$pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_http() {  # wait_http URL: up to 10 s for a 200
+    for _ in $(seq 1 100); do
+        curl -sf -o /dev/null --max-time 1 "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
 
 # parse_wrk FILE: "requests_per_s p50_ms p99_ms requests non2xx socket_errors"
 parse_wrk() {

@@ -31,6 +31,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 
 BUILD=${FLICK_BUILD:-build}
 CLIPS=${BENCH_MEDIA_CLIPS:-3}
@@ -102,16 +103,6 @@ flickd_pid=
 wrk_pid=
 tool_pid=
 
-stop_pid() {  # stop_pid PID [SIGNAL]: SIGNAL (TERM), then KILL after 10 s
-    local pid=$1 sig=${2:-TERM}
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -"$sig" "$pid" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
-
 cleanup() {
     trap - EXIT INT TERM
     stop_pid "$wrk_pid"
@@ -122,16 +113,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_http() {  # wait_http URL: up to 10 s for a 200
-    for _ in $(seq 1 100); do
-        curl -sf -o /dev/null --max-time 1 "$1" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # run_tool OUT ARGS...: bench/render_bench in the background (so a signal can stop it), its
 # lines into OUT.
@@ -145,7 +126,6 @@ run_tool() {
     [ $rc = 0 ] || { cat "$out.err" >&2; die "render_bench $1 failed (status $rc)"; }
 }
 
-. bench/lib.sh
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v * 1000 }'; }
 field() {  # field FILE TAG [MATCH_FIELD2]: the first line starting with TAG (and field 2 = MATCH)

@@ -20,6 +20,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 
 BUILD=${FLICK_BUILD:-build}
 DURATION=${BENCH_DURATION:-15}
@@ -76,16 +77,6 @@ ceiling_pid=
 wrk_pid=
 nocache_pid=
 
-stop_pid() {  # stop_pid PID: TERM, then KILL after 10 s
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
-
 cleanup() {
     trap - EXIT INT TERM
     stop_pid "$wrk_pid"
@@ -97,16 +88,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_http() {  # wait_http URL: up to 10 s for a 200
-    for _ in $(seq 1 100); do
-        curl -sf -o /dev/null --max-time 1 "$1" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # start_server PORT [VAR=VALUE ...]: a flickd serve on PORT, its pid in $server_pid.
 start_server() {
@@ -153,7 +134,6 @@ server_gone() {  # server_gone PID NAME: says so if a server we started has exit
     note "$2 (pid $1) has exited with status $rc$([ $rc -gt 128 ] && echo ", signal $((rc - 128))")"
 }
 
-. bench/lib.sh
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # ---- services, schema, a user ----
