@@ -352,14 +352,7 @@ void api_generations_list(api_req *r)
 
 static void canceled(void *arg, const db_reply *rep)
 {
-    api_req *r = arg;
-    const PGresult *res = api_db_row(r, rep, 0, "no such generation");
-    if (!res) return;
-    if (PQgetvalue(res, 0, 0)[0] != 't') {
-        api_reply_error(r, 409, "conflict", "this generation has already finished");
-        return;
-    }
-    api_reply_empty(r, 204);
+    api_reply_done(arg, rep, "no such generation", 409, "conflict", "this generation has already finished");
 }
 
 void api_generation_cancel(api_req *r)

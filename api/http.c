@@ -211,6 +211,15 @@ const PGresult *api_db_row(api_req *r, const db_reply *rep, int index, const cha
     return res;
 }
 
+void api_reply_done(api_req *r, const db_reply *rep, const char *missing,
+                    int status, const char *code, const char *refusal)
+{
+    const PGresult *res = api_db_row(r, rep, 0, missing);
+    if (!res) return;
+    if (PQgetvalue(res, 0, 0)[0] != 't') api_reply_error(r, status, code, "%s", refusal);
+    else api_reply_empty(r, 204);
+}
+
 const char *api_viewer_id(api_req *r)
 {
     return arena_printf(r->arena, "%lld", (long long)r->viewer.id);

@@ -89,6 +89,10 @@ struct db_reply;
 /* The result of statement `index` (-1: the last) when it holds exactly one row; otherwise
  * NULL after answering: 503 if the query failed, 404 not_found with `missing` if no row. */
 const struct pg_result *api_db_row(api_req *r, const struct db_reply *rep, int index, const char *missing);
+/* For a query whose one row holds whether the action was allowed (statement 0, column 0):
+ * 204 when it was; `status` with `code` and `refusal` when not; 404 `missing` without a row. */
+void api_reply_done(api_req *r, const struct db_reply *rep, const char *missing,
+                    int status, const char *code, const char *refusal);
 
 /* The viewer's id as decimal text, and role name, for query parameters (arena memory). */
 const char *api_viewer_id(api_req *r);

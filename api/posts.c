@@ -205,14 +205,8 @@ void api_post_patch(api_req *r)
 
 static void deleted(void *arg, const db_reply *rep)
 {
-    api_req *r = arg;
-    const PGresult *res = api_db_row(r, rep, 0, "no such post");
-    if (!res) return;
-    if (PQgetvalue(res, 0, 0)[0] != 't') {
-        api_reply_error(r, 403, "forbidden", "only the author or a moderator can delete this post");
-        return;
-    }
-    api_reply_empty(r, 204);
+    api_reply_done(arg, rep, "no such post", 403, "forbidden",
+                   "only the author or a moderator can delete this post");
 }
 
 void api_post_delete(api_req *r)
