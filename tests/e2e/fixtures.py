@@ -47,23 +47,7 @@ def _user_from_token(name, token):
 
 def create_users(n, role, tier):
     """n users made by the operator command, in parallel (each is a process start)."""
-    out, errors = [None] * n, []
-
-    def make(i):
-        try:
-            name, token = flick.create_user(role, tier)
-            out[i] = _user_from_token(name, token)
-        except Exception as e:      # reported in the caller's thread
-            errors.append(e)
-
-    threads = [threading.Thread(target=make, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return out
+    return flick.in_parallel(lambda i: _user_from_token(*flick.create_user(role, tier)), n)
 
 
 def invite_codes(n):

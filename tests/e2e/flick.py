@@ -238,6 +238,27 @@ def run_cli(*args, timeout=30):
     return p.stdout.decode("utf-8").strip()
 
 
+def in_parallel(fn, n):
+    """fn(0) .. fn(n-1), each on a thread of its own; their results in order. The first
+    exception one of them raised is raised again here, in the caller's thread."""
+    out, errors = [None] * n, []
+
+    def run(i):
+        try:
+            out[i] = fn(i)
+        except Exception as e:      # reported below, in the caller's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out
+
+
 _invite_pool = []
 _invite_lock = threading.Lock()
 INVITE_BATCH = 4
@@ -248,22 +269,7 @@ def invite():
     processes, since each `flickd admin invite` pays for a process start and a connection."""
     with _invite_lock:
         if not _invite_pool:
-            out = [None] * INVITE_BATCH
-            errors = []
-
-            def mint(i):
-                try:
-                    out[i] = run_cli("admin", "invite")
-                except Exception as e:      # reported below, in the caller's thread
-                    errors.append(e)
-
-            threads = [threading.Thread(target=mint, args=(i,)) for i in range(INVITE_BATCH)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            if errors:
-                raise errors[0]
+            out = in_parallel(lambda i: run_cli("admin", "invite"), INVITE_BATCH)
             _invite_pool.extend(out)
         return _invite_pool.pop()
 

@@ -5,6 +5,7 @@ import threading
 import unittest
 
 import flick
+from fixtures import ApiTestCase
 from flick import birth_year_for_age, invite, signup, unique_name
 
 srv = None
@@ -30,18 +31,7 @@ def me(token):
     return srv.request("GET", "/v1/me", token=token)
 
 
-class Base(unittest.TestCase):
-    def assertError(self, r, status, code=None, names=None):
-        self.assertEqual(r.status, status, r)
-        self.assertIsInstance(r.body, dict, r)
-        err = r.body.get("error")
-        self.assertIsInstance(err, dict, r)
-        self.assertIsInstance(err.get("message"), str, r)
-        if code:
-            self.assertEqual(err.get("code"), code, r)
-        if names:
-            self.assertIn(names, err["message"], r)
-
+class Base(ApiTestCase):
     def assertUser(self, u, username=None):
         self.assertIsInstance(u, dict)
         self.assertTrue(USER_FIELDS <= set(u), "user lacks %s" % (USER_FIELDS - set(u)))
