@@ -21,7 +21,7 @@ json_t *api_post_object(api_req *r, const char *json_text)
     if (host && strlen(host) < 256 && !strpbrk(host, " /\\\"<>"))
         snprintf(base, sizeof base, "http://%s", host);
     json_t *post = feed_post_from_json_text(json_text, r->thread->server->cfg.secret,
-                                            feed_media_url_expiry(time(NULL)), base, false);
+                                            feed_media_url_expiry(time(NULL)), base);
     return post ? post : json_null();
 }
 

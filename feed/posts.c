@@ -54,7 +54,7 @@ static json_t *media_json(const json_t *rows, const unsigned char key[32], time_
 }
 
 json_t *feed_post_from_json_text(const char *text, const unsigned char key[32], time_t expires,
-                                 const char *base_url, bool viewer_liked)
+                                 const char *base_url)
 {
     json_t *post = json_loads(text, 0, NULL);
     if (!json_is_object(post)) {
@@ -64,6 +64,7 @@ json_t *feed_post_from_json_text(const char *text, const unsigned char key[32], 
     json_t *rows = json_object_get(post, "media_rows");
     json_object_set_new(post, "media", media_json(rows, key, expires, base_url));
     json_object_del(post, "media_rows");
-    json_object_set_new(post, "viewer", json_pack("{s:b}", "liked", viewer_liked));
+    if (!json_is_object(json_object_get(post, "viewer")))
+        json_object_set_new(post, "viewer", json_pack("{s:b}", "liked", 0));
     return post;
 }

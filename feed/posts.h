@@ -8,11 +8,13 @@
 #include <stdbool.h>
 #include <time.h>
 
-/* A new `post` object from post_json()'s text. `base_url` ("http://host:port", or "" for
- * relative URLs) prefixes the signed media URLs, signed with `key`, valid until `expires`.
- * Returns NULL if the text is not a post_json() object. Caller owns the result. */
+/* A new `post` object from the text of post_json() or post_json_for() (which adds the
+ * viewer's `viewer` object; without it the post shows {liked: false}). `base_url`
+ * ("http://host:port", or "" for relative URLs) prefixes the signed media URLs, signed with
+ * `key`, valid until `expires`. Returns NULL if the text is not such an object. Caller owns
+ * the result. */
 json_t *feed_post_from_json_text(const char *text, const unsigned char key[32], time_t expires,
-                                 const char *base_url, bool viewer_liked);
+                                 const char *base_url);
 
 /* When URLs handed out now expire: at least SIGN_URL_TTL_S from now, rounded up to the
  * hour so that pages fetched within the hour repeat the same URLs (cache-friendly). */
