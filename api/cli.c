@@ -4,6 +4,7 @@
 
 #include "feed/policy.h"
 #include "feed/users.h"
+#include "media/worker.h"
 
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static PGconn *connect_db(const core_config *cfg)
 {
@@ -128,6 +130,145 @@ out:
     return rc;
 }
 
+/* ---- the demo ---- */
+
+/* A clip of the demo: who asks for it, the prompt, and what it is published with. */
+typedef struct demo_clip {
+    const char *author;
+    const char *prompt;
+    const char *caption;
+    const char *aspect;
+    const char *cameo;          /* a username cast in it, or NULL */
+    int remix_of;               /* 1-based index of the clip it remixes, 0 for an original */
+} demo_clip;
+
+static const char *const demo_people[] = { "ana", "ben", "cleo", "dev" };
+
+/* Who follows whom: pairs of usernames. */
+static const char *const demo_follows[][2] = {
+    { "admin", "ana" }, { "admin", "ben" }, { "admin", "cleo" },
+    { "ana", "ben" }, { "ben", "ana" }, { "cleo", "ana" }, { "dev", "cleo" },
+};
+
+static const demo_clip demo_clips[] = {
+    { "ana", "a paper boat sailing through a neon city at night", "night sail", "9:16", NULL, 0 },
+    { "ben", "slow waves rolling onto black volcanic sand at dawn", "black sand morning", "16:9", NULL, 0 },
+    { "cleo", "a fox made of autumn leaves running through a quiet forest", "leaf fox", "9:16", NULL, 0 },
+    { "dev", "retro arcade robots dancing under disco lights", "robot disco", "1:1", NULL, 0 },
+    { "ben", "ana skateboarding down a rainbow bridge above the clouds", "with @ana", "9:16", "ana", 0 },
+    { "cleo", "the paper boat lifts off and sails over snowy mountains", "the boat flies", "9:16", NULL, 1 },
+    { "dev", "the paper boat docks at a harbour of glowing lanterns", "safe harbour", "9:16", NULL, 1 },
+};
+#define DEMO_CLIPS ((int)(sizeof demo_clips / sizeof demo_clips[0]))
+#define DEMO_ROUND_TIMEOUT_S 300
+
+/* Runs one SQL statement whose result is not needed; 0 or -1. */
+static int run_void(PGconn *c, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = run(c, sql, n, params);
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+/* Queues the clips of one round (originals, then remixes of published posts) as the
+ * authors' generations, waits for the workers to render them, and publishes each draft.
+ * post_ids[i] gets clip i's post id ("" when it did not succeed). Returns 0 or -1. */
+static int demo_round(PGconn *c, bool remixes, char post_ids[][24])
+{
+    char gen_ids[DEMO_CLIPS][24];
+    int queued = 0;
+    for (int i = 0; i < DEMO_CLIPS; i++) {
+        const demo_clip *d = &demo_clips[i];
+        gen_ids[i][0] = '\0';
+        if ((d->remix_of != 0) != remixes) continue;
+        const char *parent = d->remix_of ? post_ids[d->remix_of - 1] : NULL;
+        if (parent && !*parent) continue;
+        const char *params[] = { d->author, d->prompt, d->aspect, d->cameo, parent };
+        PGresult *res = run(c,
+            "INSERT INTO generations (user_id, prompt, seconds, aspect, cameo_ids, remix_of, engine) "
+            "SELECT u.id, $2, 4, $3, ARRAY(SELECT id FROM users WHERE username = $4), $5::bigint, 'builtin' "
+            "FROM users u WHERE u.username = $1 RETURNING id, pg_notify('flick_generations', id::text)",
+            5, params);
+        if (!res) return -1;
+        snprintf(gen_ids[i], sizeof gen_ids[i], "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        queued++;
+    }
+    for (int waited = 0; queued > 0; waited++) {
+        if (waited > DEMO_ROUND_TIMEOUT_S * 4) {
+            fprintf(stderr, "flickd: the demo clips did not finish in %d s\n", DEMO_ROUND_TIMEOUT_S);
+            return -1;
+        }
+        usleep(250 * 1000);
+        PGresult *res = run(c, "SELECT count(*) FROM generations WHERE engine = 'builtin' "
+                               "AND status IN ('queued', 'running') AND user_id IN "
+                               "(SELECT id FROM users WHERE username = ANY ('{ana,ben,cleo,dev}'))", 0, NULL);
+        if (!res) return -1;
+        queued = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    for (int i = 0; i < DEMO_CLIPS; i++) {
+        if (!gen_ids[i][0]) continue;
+        const char *params[] = { gen_ids[i], demo_clips[i].caption };
+        PGresult *res = run(c, "SELECT g.post_id, publish_post(g.post_id, g.user_id, $2, 'public', true) "
+                               "FROM generations g WHERE g.id = $1::bigint AND g.status = 'succeeded'",
+                            2, params);
+        if (!res) return -1;
+        if (PQntuples(res) == 1) snprintf(post_ids[i], sizeof post_ids[i], "%s", PQgetvalue(res, 0, 0));
+        else fprintf(stderr, "flickd: demo clip \"%s\" did not render\n", demo_clips[i].prompt);
+        PQclear(res);
+    }
+    return 0;
+}
+
+/* Makes the demo once (settings.demo_seeded): a few people who follow each other, one with
+ * a cameo, and their clips, remixes included, made by the real pipeline: generations queued
+ * as if requested, rendered by workers in this process, published as their authors would. */
+static int seed_demo(PGconn *c, const core_config *cfg)
+{
+    int rc = -1;
+    media_workers *workers = NULL;
+    if (run_void(c, "SELECT pg_advisory_lock(hashtext('flick_demo_seed'))", 0, NULL) != 0) return -1;
+    PGresult *res = run(c, "SELECT value FROM settings WHERE name = 'demo_seeded'", 0, NULL);
+    if (!res) goto out;
+    bool done = PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) != 0;
+    PQclear(res);
+    if (done) { rc = 0; goto out; }
+
+    char id[32];
+    for (size_t i = 0; i < sizeof demo_people / sizeof demo_people[0]; i++)
+        if (create_user(c, demo_people[i], "user", "free", id, sizeof id) < 0) goto out;
+    for (size_t i = 0; i < sizeof demo_follows / sizeof demo_follows[0]; i++)
+        if (run_void(c, "INSERT INTO follows (follower_id, followee_id) SELECT a.id, b.id FROM users a, users b "
+                        "WHERE a.username = $1 AND b.username = $2 ON CONFLICT DO NOTHING",
+                     2, demo_follows[i]) != 0)
+            goto out;
+    if (run_void(c, "INSERT INTO cameos (user_id, permission) SELECT id, 'everyone' FROM users "
+                    "WHERE username = 'ana' ON CONFLICT DO NOTHING", 0, NULL) != 0)
+        goto out;
+
+    core_config wc = *cfg;
+    if (wc.workers < 2) wc.workers = 2;
+    char err[256];
+    if (!(workers = media_workers_start(&wc, err, sizeof err))) {
+        fprintf(stderr, "flickd: %s\n", err);
+        goto out;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char post_ids[DEMO_CLIPS][24] = { { 0 } };
+    if (demo_round(c, false, post_ids) != 0 || demo_round(c, true, post_ids) != 0) goto out;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (run_void(c, "UPDATE settings SET value = 1 WHERE name = 'demo_seeded'", 0, NULL) != 0) goto out;
+    fprintf(stderr, "demo: %d clips by ana, ben, cleo and dev, rendered and published in %.1f s\n",
+            DEMO_CLIPS, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    rc = 0;
+out:
+    media_workers_stop(workers);
+    PQclear(PQexec(c, "SELECT pg_advisory_unlock(hashtext('flick_demo_seed'))"));
+    return rc;
+}
+
 int api_cli_seed(const core_config *cfg)
 {
     if (sodium_init() < 0) return 1;
@@ -147,6 +288,13 @@ int api_cli_seed(const core_config *cfg)
     fflush(stdout);
     if (mint_token(c, id) != 0 || mint_invite(c, code) != 0) goto out;
     printf("invite code: %s\n", code);
+    const char *demo = getenv("FLICK_SEED_DEMO");
+    if (demo && strcmp(demo, "0") == 0) {
+        rc = 0;
+        goto out;
+    }
+    fflush(stdout);
+    if (seed_demo(c, cfg) != 0) goto out;
     rc = 0;
 out:
     PQfinish(c);

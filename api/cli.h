@@ -8,7 +8,9 @@
 /* `flickd admin ...`: returns the process exit code. */
 int api_cli_admin(const core_config *cfg, int argc, char **argv);
 /* `flickd seed`: makes sure the demo admin exists, then prints a fresh token for it and a
- * fresh invite code. Returns the exit code. */
+ * fresh invite code. The first time (unless FLICK_SEED_DEMO=0) it also makes the demo: four
+ * people and a handful of published clips, remixes included, rendered by the builtin engine
+ * through the job pipeline in this process (seconds). Returns the exit code. */
 int api_cli_seed(const core_config *cfg);
 
 /* Loads the policy's first terms from `path` once (while settings.policy_seeded is 0).

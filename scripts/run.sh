@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make run`: starts the local PostgreSQL and Redis, migrates, seeds the demo admin, prints
-# its token and an invite code, and serves the API in the foreground (Ctrl-C stops it;
-# the databases keep running: `scripts/services.sh down` stops them).
+# `make run`: starts the local PostgreSQL and Redis, migrates, seeds the demo admin (prints
+# its token and an invite code) and, the first time, the demo posts, and serves the API in
+# the foreground (Ctrl-C stops it; the databases keep running: `scripts/services.sh down`
+# stops them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
