@@ -59,4 +59,10 @@ void api_media_get(api_req *r);
 void api_provenance_get(api_req *r);
 void api_provenance_lookup(api_req *r);   /* raw image body, not JSON */
 
+/* console.c: the moderator console's static files (web/console), public like any page;
+ * the console signs in through the API */
+void api_console_redirect(api_req *r);    /* /console → /console/ */
+void api_console_index(api_req *r);
+void api_console_asset(api_req *r);
+
 #endif

@@ -55,6 +55,9 @@ const api_route api_routes[] = {
     { GET,    "/v1/media/{media_id}",             api_media_get,        AUTH_NONE,  0 },
     { GET,    "/v1/provenance/{sha256}",          api_provenance_get,   AUTH_NONE,  0 },
     { POST,   "/v1/provenance/lookup",            api_provenance_lookup, AUTH_MODERATOR, 0 },
+    { GET,    "/console",                         api_console_redirect, AUTH_NONE,  0 },
+    { GET,    "/console/",                        api_console_index,    AUTH_NONE,  0 },
+    { GET,    "/console/{asset}",                 api_console_asset,    AUTH_NONE,  0 },
 };
 const int api_route_count = (int)(sizeof api_routes / sizeof api_routes[0]);
 
