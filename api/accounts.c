@@ -483,10 +483,19 @@ static void follow_change(api_req *r, int follow)
         return;
     }
     const char *params[] = { api_viewer_id(r), r->params[0] };
+    /* Only a follow that makes the row tells the followee, and then at most once per
+     * follower (notifications_followed_once): a new follow more than a day after that
+     * notification brings it back to the top, unread, under a new id. */
     db_exec(r->thread->db, follow
         ? "WITH t AS (SELECT id FROM users WHERE username = $2 AND NOT banned), "
           "ins AS (INSERT INTO follows (follower_id, followee_id) SELECT $1::bigint, id FROM t "
-          "ON CONFLICT DO NOTHING) SELECT id FROM t"
+          "ON CONFLICT DO NOTHING RETURNING followee_id), "
+          "told AS (INSERT INTO notifications (user_id, type, actor_id) "
+          "SELECT followee_id, 'followed', $1::bigint FROM ins "
+          "ON CONFLICT (user_id, actor_id) WHERE type = 'followed' DO UPDATE "
+          "SET id = nextval(pg_get_serial_sequence('notifications', 'id')), created_at = now(), read = false "
+          "WHERE notifications.created_at < now() - interval '1 day') "
+          "SELECT id FROM t"
         : "WITH t AS (SELECT id FROM users WHERE username = $2 AND NOT banned), "
           "del AS (DELETE FROM follows WHERE follower_id = $1::bigint AND followee_id IN (SELECT id FROM t)) "
           "SELECT id FROM t",

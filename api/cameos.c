@@ -139,7 +139,7 @@ void api_cameo_appearances(api_req *r)
     }
     const char *p[] = { api_viewer_id(r), after, arena_printf(r->arena, "%d", *limit + 1) };
     db_exec(r->thread->db,
-            "SELECT post_json(p)::text, p.id::text FROM post_cameos pc JOIN posts p ON p.id = pc.post_id "
+            "SELECT post_json_for(p, $1::bigint)::text, p.id::text FROM post_cameos pc JOIN posts p ON p.id = pc.post_id "
             "WHERE pc.user_id = $1::bigint AND p.status <> 'removed' "
             "AND ($2::bigint IS NULL OR p.id < $2::bigint) ORDER BY p.id DESC LIMIT $3::int",
             3, p, appearances_loaded, r);

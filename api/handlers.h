@@ -45,6 +45,17 @@ void api_post_publish(api_req *r);
 void api_post_patch(api_req *r);
 void api_post_delete(api_req *r);
 
+/* engagement.c */
+void api_post_like(api_req *r);
+void api_post_unlike(api_req *r);
+void api_events_post(api_req *r);
+void api_post_remixes(api_req *r);
+void api_post_lineage(api_req *r);
+
+/* notifications.c */
+void api_notifications_list(api_req *r);
+void api_notifications_read(api_req *r);
+
 /* admin.c */
 void api_admin_role_put(api_req *r);
 void api_admin_limits_get(api_req *r);

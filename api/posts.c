@@ -60,7 +60,7 @@ void api_post_get(api_req *r)
 {
     if (!valid_id(r)) return;
     const char *params[] = { r->params[0], api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r) };
-    db_exec(r->thread->db, "SELECT post_json(p)::text FROM posts p WHERE p.id = $1::bigint "
+    db_exec(r->thread->db, "SELECT post_json_for(p, $2::bigint)::text FROM posts p WHERE p.id = $1::bigint "
                            "AND post_visible(p, $2::bigint, $3::boolean, $4)", 4, params, post_loaded, r);
 }
 
@@ -82,7 +82,7 @@ void api_drafts_list(api_req *r)
     r->state = limit;
     const char *params[] = { api_viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
     db_exec(r->thread->db,
-            "SELECT post_json(p)::text, to_char(p.created_at AT TIME ZONE 'UTC', "
+            "SELECT post_json_for(p, $1::bigint)::text, to_char(p.created_at AT TIME ZONE 'UTC', "
             "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id "
             "FROM posts p WHERE p.author_id = $1::bigint AND p.status = 'draft' "
             "AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2::timestamptz, $3::bigint)) "
@@ -111,7 +111,7 @@ void api_user_posts(api_req *r)
     const char *p2[] = { r->params[0], api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r),
                          after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
     db_query_add(q,
-        "SELECT post_json(p)::text, to_char(p.published_at AT TIME ZONE 'UTC', "
+        "SELECT post_json_for(p, $2::bigint)::text, to_char(p.published_at AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id "
         "FROM posts p JOIN users u ON u.id = p.author_id "
         "WHERE u.username = $1 AND NOT u.banned AND p.status = 'published' "
@@ -181,7 +181,7 @@ void api_post_publish(api_req *r)
         "INSERT INTO notifications (user_id, type, actor_id, post_id) "
         "SELECT parent.author_id, 'remixed', child.author_id, $1::bigint FROM parent, child "
         "WHERE parent.author_id <> child.author_id ON CONFLICT DO NOTHING", 1, p2);
-    db_query_add(q, "SELECT post_json(p)::text FROM posts p WHERE p.id = $1::bigint", 1, p2);
+    db_query_add(q, "SELECT post_json_for(p, $2::bigint)::text FROM posts p WHERE p.id = $1::bigint", 2, p0);
     db_run(r->thread->db, q, published, r);
 }
 
@@ -200,7 +200,7 @@ void api_post_patch(api_req *r)
             "WITH u AS (UPDATE posts SET caption = COALESCE($3, caption), "
             "allow_remix = COALESCE($4::boolean, allow_remix) "
             "WHERE id = $1::bigint AND author_id = $2::bigint AND status <> 'removed' RETURNING *) "
-            "SELECT post_json(ROW(u.*)::posts)::text FROM u", 4, params, post_loaded, r);
+            "SELECT post_json_for(ROW(u.*)::posts, $2::bigint)::text FROM u", 4, params, post_loaded, r);
 }
 
 static void deleted(void *arg, const db_reply *rep)
