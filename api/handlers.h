@@ -56,6 +56,13 @@ void api_post_lineage(api_req *r);
 void api_notifications_list(api_req *r);
 void api_notifications_read(api_req *r);
 
+/* moderation.c */
+void api_post_report(api_req *r);
+void api_moderation_queue(api_req *r);
+void api_moderation_claim(api_req *r);
+void api_moderation_decide(api_req *r);
+void api_moderation_audit(api_req *r);
+
 /* admin.c */
 void api_admin_role_put(api_req *r);
 void api_admin_limits_get(api_req *r);
