@@ -9,7 +9,7 @@ import unittest
 import fixtures
 import flick
 from fixtures import ApiTestCase, close_sql, follow, make_post, new_user, new_users, req, set_cameo, sql
-from test_posts_cameos import AllServer
+from test_posts_cameos import AllServer, list_all
 
 srv = None
 FIELDS = {"id", "type", "actor", "post_id", "created_at", "read"}
@@ -32,16 +32,7 @@ def tearDownModule():
 
 def notes(user, path="/v1/me/notifications"):
     """Every notification of user, newest first, following the cursor."""
-    items, cursor = [], None
-    for _ in range(100):
-        sep = "&" if "?" in path else "?"
-        r = req(user, "GET", path + (sep + "cursor=" + cursor if cursor else ""))
-        assert r.status == 200, r
-        items += r.body["items"]
-        cursor = r.body["next_cursor"]
-        if not cursor:
-            return items
-    raise AssertionError("the notification list does not end")
+    return list_all(user, path)
 
 
 def of_type(user, t):
