@@ -24,11 +24,12 @@
 #define CONSOLE_MAX_FILE_BYTES (512 * 1024)
 #define CONSOLE_MAX_NAME 64
 
-/* The page may load its own scripts, styles and the API's media, and nothing else: a
- * caption that slipped into the markup still could not run or call out. Forms are sent by
- * the script, never by the browser (a failed script must not put a password in a URL). */
-#define CONSOLE_CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
-                    "media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "    \
+/* The page may load its own scripts, styles and the API's media (fetched with the token and
+ * shown from blob: URLs), and nothing else: a caption that slipped into the markup still
+ * could not run or call out. Forms are sent by the script, never by the browser (a failed
+ * script must not put a password in a URL). */
+#define CONSOLE_CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " \
+                    "media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; " \
                     "frame-ancestors 'none'"
 
 typedef struct console_file {

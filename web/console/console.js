@@ -21,6 +21,8 @@
 
   const $ = (id) => document.getElementById(id);
   const state = { me: null, queueCursor: null, auditCursor: null, claimed: null };
+  // blob: URLs made for each case card's media, released when the card leaves the page.
+  const cardBlobs = new WeakMap();
 
   // ---- building nodes (text only) ----
 
@@ -57,6 +59,12 @@
   function setStatus(node, text, kind) {
     node.textContent = text || '';
     node.classList.toggle('error', kind === 'error');
+    delete node.dataset.from;
+  }
+
+  function setListStatus(node, text, kind) {
+    setStatus(node, text, kind);
+    node.dataset.from = 'list';
   }
 
   // ---- the API ----
@@ -119,6 +127,7 @@
     sessionStorage.removeItem(TOKEN_KEY);
     state.me = null;
     state.claimed = null;
+    releaseCards(document);
     $('queue-list').replaceChildren();
     $('audit-rows').replaceChildren();
     $('claimed-case').replaceChildren();
@@ -199,22 +208,60 @@
     return { text: 'Claimed' + who, mine: false, other: true };
   }
 
-  function mediaNode(post) {
+  // A reported post is often hidden from everyone but moderators, and a signed media URL
+  // opens only what the public may see; so the console fetches media with its token and
+  // shows it from a blob: URL owned by the case card.
+  async function mediaBlobUrl(card, url) {
+    const res = await fetch(url, { headers: { Authorization: 'Bearer ' + sessionStorage.getItem(TOKEN_KEY) } });
+    if (!res.ok) throw new ApiError(res.status, 'media', 'The media could not be loaded (' + res.status + ').');
+    const blobUrl = URL.createObjectURL(await res.blob());
+    if (!cardBlobs.has(card)) cardBlobs.set(card, []);
+    cardBlobs.get(card).push(blobUrl);
+    return blobUrl;
+  }
+
+  function releaseCards(container) {
+    for (const card of container.querySelectorAll('article.case')) {
+      for (const u of cardBlobs.get(card) || []) URL.revokeObjectURL(u);
+      cardBlobs.delete(card);
+    }
+  }
+
+  // The poster at once; the video (megabytes) only when the moderator asks for it.
+  function fillMedia(card, holder, post) {
     const media = post && post.media;
     const posters = media && Array.isArray(media.poster) ? media.poster : [];
-    // The largest still that is not huge: posters come smallest first.
+    // Posters come smallest first: the second is large enough for a card.
     const poster = posters.length ? posters[Math.min(1, posters.length - 1)] : null;
-    if (media && media.video && media.video.url) {
-      const video = el('video', {
-        controls: true, preload: 'none', muted: true, playsinline: true,
-        poster: poster ? poster.url : null, src: media.video.url,
-        'aria-label': 'The reported video',
-      });
-      video.muted = true;
-      return video;
+    const video = media && media.video && media.video.url ? media.video : null;
+    if (!poster && !video) {
+      holder.append(el('div', { className: 'no-media', text: 'No media' }));
+      return;
     }
-    if (poster) return el('img', { src: poster.url, alt: 'Poster frame of the reported video', loading: 'lazy' });
-    return el('div', { className: 'no-media', text: 'No media' });
+    const failed = (e) => holder.replaceChildren(el('div', { className: 'no-media', role: 'alert', text: e.message }));
+    let img = null;
+    if (poster) {
+      img = el('img', { alt: 'Poster frame of the reported video', width: poster.width, height: poster.height });
+      holder.append(img);
+      mediaBlobUrl(card, poster.url).then((u) => { img.src = u; }).catch(failed);
+    }
+    if (!video) return;
+    const play = el('button', { type: 'button', className: 'quiet play', text: 'Play video' });
+    holder.append(play);
+    play.addEventListener('click', async () => {
+      play.disabled = true;
+      play.textContent = 'Loading video…';
+      try {
+        const player = el('video', {
+          controls: true, playsinline: true, src: await mediaBlobUrl(card, video.url),
+          poster: img && img.src ? img.src : null, 'aria-label': 'The reported video',
+        });
+        holder.replaceChildren(player);
+        player.focus();
+      } catch (e) {
+        failed(e);
+      }
+    });
   }
 
   function decisionForm(form, c, claim) {
@@ -281,7 +328,7 @@
       badge.classList.add('ok');
       badge.append(' until ', when(c.claim_expires_at));
     }
-    node.querySelector('.media').append(mediaNode(post));
+    fillMedia(node, node.querySelector('.media'), post);
     node.querySelector('.author').textContent = userLabel(post.author);
     const caption = node.querySelector('.caption');
     if (post.caption) caption.textContent = post.caption;
@@ -308,8 +355,17 @@
   function setClaimed(c) {
     state.claimed = c;
     const holder = $('claimed-case');
+    releaseCards(holder);
     holder.replaceChildren();
-    if (c) holder.append(caseNode(c));
+    if (c) {
+      holder.append(caseNode(c));
+      // A case I hold is shown once, here.
+      const listed = $('queue-list').querySelector('article.case[data-case-id="' + CSS.escape(String(c.id)) + '"]');
+      if (listed) {
+        releaseCards(listed.parentElement);
+        listed.parentElement.remove();
+      }
+    }
     show($('claimed'), Boolean(c));
   }
 
@@ -319,7 +375,10 @@
     const path = '/v1/moderation/queue?limit=' + PAGE + (more && state.queueCursor ? '&cursor=' + encodeURIComponent(state.queueCursor) : '');
     try {
       const { body } = await api('GET', path);
-      if (!more) list.replaceChildren();
+      if (!more) {
+        releaseCards(list);
+        list.replaceChildren();
+      }
       for (const c of body.items) {
         // A case I hold is shown once, in "Your case".
         if (claimState(c).mine && !state.claimed) setClaimed(c);
@@ -331,10 +390,12 @@
       }
       state.queueCursor = body.next_cursor;
       show($('queue-more'), Boolean(body.next_cursor));
-      if (!more && list.children.length === 0 && !state.claimed) setStatus(status, 'No open cases. The queue is empty.');
-      else if (!more && !status.textContent.startsWith('Case ')) setStatus(status, '');
+      show($('queue-empty'), list.children.length === 0 && !state.claimed);
+      // A failed load said so in the status line; a good one takes that back, and leaves
+      // what a claim or a decision said there.
+      if (status.dataset.from === 'list') setListStatus(status, '');
     } catch (e) {
-      setStatus(status, e.message, 'error');
+      setListStatus(status, e.message, 'error');
     }
   }
 
