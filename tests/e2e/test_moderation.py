@@ -469,6 +469,11 @@ class Notifications(fixtures.ApiTestCase):
         rows = sql("SELECT user_id, actor_id, read FROM notifications WHERE type = 'moderation' "
                    "AND post_id = %s ORDER BY user_id" % pid)
         self.assertEqual(rows, sorted([[u.id, mod.id, "f"] for u in [author] + users], key=lambda x: int(x[0])))
+        for u in [author] + users:      # and they see it in their notifications
+            r = req(u, "GET", "/v1/me/notifications")
+            self.assertEqual(r.status, 200, r)
+            mine = [(n["type"], n["post_id"], n["actor"]["id"]) for n in r.body["items"] if n["type"] == "moderation"]
+            self.assertEqual(mine, [("moderation", pid, mod.id)], r)
         # a later case on the same post, decided by the same moderator, tells them again
         r = report(users[0], pid, "other")
         self.assertEqual(r.status, 201)
