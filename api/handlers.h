@@ -52,6 +52,13 @@ void api_events_post(api_req *r);
 void api_post_remixes(api_req *r);
 void api_post_lineage(api_req *r);
 
+/* feed.c */
+void api_feed_for_you(api_req *r);
+void api_feed_following(api_req *r);
+void api_feed_trending(api_req *r);
+void api_feed_prefs_get(api_req *r);
+void api_feed_prefs_put(api_req *r);
+
 /* notifications.c */
 void api_notifications_list(api_req *r);
 void api_notifications_read(api_req *r);

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/migrate.h"
 #include "media/worker.h"
+#include "ranking/role.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,10 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: flickd serve | work | all | migrate | seed | admin ... | routes\n"
+            "usage: flickd serve | work | rank | all | migrate | seed | admin ... | routes\n"
             "  serve    the HTTP API\n"
             "  work     generation jobs (FLICK_WORKERS threads)\n"
+            "  rank     fold engagement events into ranking signals; recompute trending\n"
             "  all      every role in one process\n"
             "  migrate  apply pending migrations/NNNN_*.sql\n"
             "  seed     make sure the demo admin exists; print a token and an invite code\n"
@@ -59,21 +61,31 @@ int main(int argc, char **argv)
             printf("%s %s\n", api_method_name(api_routes[i].method), api_routes[i].pattern);
         return 0;
     }
-    if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "all") == 0 || strcmp(cmd, "work") == 0) {
+    if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "all") == 0 || strcmp(cmd, "work") == 0 ||
+        strcmp(cmd, "rank") == 0) {
         if (core_migrate_check(cfg.database_url, migrations_dir(), err, sizeof err) != 0) {
             fprintf(stderr, "flickd: %s\n", err);
             return 1;
         }
         if (strcmp(cmd, "work") == 0) return media_work_run(&cfg);
+        if (strcmp(cmd, "rank") == 0) return rank_role_run(&cfg);
         if (strcmp(cmd, "serve") == 0) return api_server_run(&cfg);
-        /* all: the workers run on their own threads beside the API's event loops, and stop
-         * after the API has (SIGINT/SIGTERM reach the API's loop; the workers block them). */
+        /* all: the workers and the rank role run on their own threads beside the API's
+         * event loops, and stop after the API has (SIGINT/SIGTERM reach the API's loop; the
+         * other threads block them). */
         media_workers *workers = media_workers_start(&cfg, err, sizeof err);
         if (!workers) {
             fprintf(stderr, "flickd: %s\n", err);
             return 2;
         }
+        rank_role *rank = rank_role_start(&cfg, err, sizeof err);
+        if (!rank) {
+            media_workers_stop(workers);
+            fprintf(stderr, "flickd: %s\n", err);
+            return 2;
+        }
         int rc = api_server_run(&cfg);
+        rank_role_stop(rank);
         media_workers_stop(workers);
         return rc;
     }
