@@ -11,6 +11,7 @@ packages=(
   libcriterion-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools
   python3 wrk docker-compose
+  chromium
 )
 
 missing=()
@@ -18,16 +19,34 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$status" = installed ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js and npm run the OpenAPI lint and the browser suite. Any installation will do (a
+# bare Debian 12 has Node 18, which the pinned tools support; NodeSource's nodejs carries its
+# own npm and conflicts with Debian's), so look for the commands rather than the packages.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
-echo "deps: installing ${missing[*]}" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-# The package server must not start the distribution's own PostgreSQL cluster: flick runs its own.
-if [ ! -e /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster *= *false' /etc/postgresql-common/createcluster.conf; then
-  $sudo mkdir -p /etc/postgresql-common
-  echo 'create_main_cluster = false' | $sudo tee -a /etc/postgresql-common/createcluster.conf >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  # The package server must not start the distribution's own PostgreSQL cluster: flick runs its own.
+  if [ ! -e /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster *= *false' /etc/postgresql-common/createcluster.conf; then
+    $sudo mkdir -p /etc/postgresql-common
+    echo 'create_main_cluster = false' | $sudo tee -a /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The npm tools exactly as package-lock.json pins them: `npm ci` when node_modules is
+# missing or was installed from another lock file (a stamp holds the lock's hash). Install
+# scripts are not run: none of the pinned tools needs one.
+cd "$(dirname "$0")/.."
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.flick-lock-sha256
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
+  echo "deps: npm ci (node_modules is missing or older than package-lock.json)" >&2
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_hash" > "$stamp"
+fi

@@ -60,19 +60,24 @@ for bin in "$BUILD"/tests/unit/*/* "$BUILD"/tests/integration/*; do
   run_criterion "$bin"
 done
 
-# End-to-end suites print "e2e: N passed, N failed" as their last line.
-if ls tests/e2e/test_*.py >/dev/null 2>&1; then
-  out=$($PY tests/e2e/run.py 2>&1)
+# End-to-end suites print "e2e: N passed, N failed" as their last line, and the moderator
+# console's browser suite "browser: N passed, N failed".
+run_counted() {
+  local name=$1 out rc line p f
+  shift
+  out=$("$@" 2>&1)
   rc=$?
   printf '%s\n' "$out" >> "$log"
-  line=$(printf '%s\n' "$out" | grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' | tail -1)
-  p=$(sed -n 's/^e2e: \([0-9]*\) passed.*/\1/p' <<<"$line"); p=${p:-0}
+  line=$(printf '%s\n' "$out" | grep -E "^$name: [0-9]+ passed, [0-9]+ failed" | tail -1)
+  p=$(sed -n "s/^$name: \([0-9]*\) passed.*/\1/p" <<<"$line"); p=${p:-0}
   f=$(sed -n 's/.*passed, \([0-9]*\) failed.*/\1/p' <<<"$line"); f=${f:-1}
   [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
   passed=$((passed + p)); failed=$((failed + f))
-  printf '%-44s %3d passed, %d failed\n' "e2e" "$p" "$f"
+  printf '%-44s %3d passed, %d failed\n' "$name" "$p" "$f"
   [ "$f" -eq 0 ] || printf '%s\n' "$out" | grep -vE '^(ok|PASS)' | tail -60
-fi
+}
+if ls tests/e2e/test_*.py >/dev/null 2>&1; then run_counted e2e $PY tests/e2e/run.py; fi
+if ls tests/browser/*.mjs >/dev/null 2>&1; then run_counted browser node tests/browser/run.mjs; fi
 
 bash scripts/services.sh down >/dev/null 2>&1 || true
 echo "full log: $log"
