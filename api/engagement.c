@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The longest remix chain GET /v1/posts/{id}/lineage follows. */
+#define LINEAGE_MAX 1000
+
 /* The {id} of the route as an id string, or 404 (answered here) and NULL. */
 static const char *post_id_param(api_req *r)
 {
@@ -181,7 +184,6 @@ static void lineage_loaded(void *arg, const db_reply *rep)
 /* The chain above a post, root first: remix_of followed upwards (through ancestors the
  * caller may not see, which are left out of the answer). A chain is at most
  * LINEAGE_MAX long, a bound that also stops a cycle no code path makes. */
-#define LINEAGE_MAX 1000
 void api_post_lineage(api_req *r)
 {
     const char *id = post_id_param(r);
