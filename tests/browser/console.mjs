@@ -30,7 +30,11 @@ export async function setUp(srv) {
   await report(r2, postA, 'spam', undefined);
   await report(r3, postA, 'harassment', 'mocks a classmate');
   await report(r1, postB, 'other', undefined);
-  return { srv, admin, mod, mod2, author, plain, postA, postB };
+  const queue = await srv.expect(200, 'GET', '/v1/moderation/queue?limit=100', { token: mod.token });
+  const caseOf = (post) => (queue.items.find((c) => String(c.post.id) === String(post.id)) || {}).id;
+  const [caseA, caseB] = [caseOf(postA), caseOf(postB)];
+  if (!caseA || !caseB) throw new Error('the reported posts have no open cases: ' + JSON.stringify(queue));
+  return { srv, admin, mod, mod2, author, plain, postA, postB, caseA, caseB };
 }
 
 // ---- page helpers ----
@@ -54,13 +58,6 @@ async function signIn(page, user) {
 }
 
 const caseCard = (page, id) => page.locator('article.case[data-case-id="' + id + '"]');
-
-// The case id of a post, from the queue as a moderator sees it (undefined when not queued).
-async function caseOf(srv, mod, post) {
-  const q = await srv.expect(200, 'GET', '/v1/moderation/queue?limit=100', { token: mod.token });
-  const c = q.items.find((item) => String(item.post.id) === String(post.id));
-  return c && c.id;
-}
 
 // A raw GET whose path is sent exactly as written (fetch would resolve "..").
 function rawGet(port, rawPath) {
@@ -170,9 +167,6 @@ export function tests(s) {
     }],
 
     ['shows the reported post, its media and reports, and the caption as text', async (context) => {
-      s.caseA = await caseOf(srv, s.mod, s.postA);
-      s.caseB = await caseOf(srv, s.mod, s.postB);
-      assert.ok(s.caseA && s.caseB, 'both reported posts have open cases');
       const page = await openConsole(context, srv);
       const queued = page.waitForResponse((r) => r.url().includes('/v1/moderation/queue?'));
       await signIn(page, s.mod);
@@ -244,6 +238,8 @@ export function tests(s) {
       assert.match(await mine.locator('.case-state').textContent(), /^Claimed by you until /);
       assert.match(await page.locator('#queue-status').textContent(), new RegExp('You hold case ' + s.caseA));
       assert.equal(await page.locator('#queue-list article.case[data-case-id="' + s.caseA + '"]').count(), 0, 'shown once');
+      assert.equal(await page.evaluate(() => document.activeElement.closest('#claimed') !== null &&
+        document.activeElement.name === 'action'), true, 'the decision has the focus');
 
       await mine.getByLabel(/Remove/).check();
       await mine.getByLabel(/Note/).fill('spam, <i>repeatedly</i>');

@@ -105,6 +105,11 @@
     throw new ApiError(res.status, err.code || 'http_' + res.status, message);
   }
 
+  // The first page of a list, or (more) the page after `cursor`.
+  function pagePath(base, more, cursor) {
+    return base + '?limit=' + PAGE + (more && cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
+  }
+
   // ---- views ----
 
   function showView(name) {
@@ -358,6 +363,7 @@
     releaseCards(holder);
     holder.replaceChildren();
     if (c) {
+      show($('queue-empty'), false);
       holder.append(caseNode(c));
       // A case I hold is shown once, here.
       const listed = $('queue-list').querySelector('article.case[data-case-id="' + CSS.escape(String(c.id)) + '"]');
@@ -372,20 +378,21 @@
   async function loadQueue(more) {
     const status = $('queue-status');
     const list = $('queue-list');
-    const path = '/v1/moderation/queue?limit=' + PAGE + (more && state.queueCursor ? '&cursor=' + encodeURIComponent(state.queueCursor) : '');
     try {
-      const { body } = await api('GET', path);
+      const { body } = await api('GET', pagePath('/v1/moderation/queue', more, state.queueCursor));
       if (!more) {
         releaseCards(list);
         list.replaceChildren();
+        // "Your case" is the first case of the queue that I hold, as the queue says now:
+        // a claim that expired or was decided meanwhile leaves it.
+        setClaimed(null);
       }
       for (const c of body.items) {
-        // A case I hold is shown once, in "Your case".
-        if (claimState(c).mine && !state.claimed) setClaimed(c);
-        if (state.claimed && String(state.claimed.id) === String(c.id)) {
+        if (!more && !state.claimed && claimState(c).mine) {
           setClaimed(c);
           continue;
         }
+        if (state.claimed && String(state.claimed.id) === String(c.id)) continue;
         list.append(el('li', null, caseNode(c)));
       }
       state.queueCursor = body.next_cursor;
@@ -405,6 +412,7 @@
     button.disabled = true;
     try {
       const res = await api('POST', '/v1/moderation/queue/claim');
+      await loadQueue(false);
       if (res.status === 204 || !res.body) {
         setStatus(status, 'The queue is empty: there is no case to claim.');
       } else {
@@ -413,7 +421,6 @@
         const first = $('claimed-case').querySelector('input[name=action]');
         if (first) first.focus();
       }
-      await loadQueue(false);
     } catch (e) {
       setStatus(status, e.message, 'error');
     } finally {
@@ -437,9 +444,8 @@
   async function loadAudit(more) {
     const status = $('audit-status');
     const rows = $('audit-rows');
-    const path = '/v1/moderation/audit?limit=' + PAGE + (more && state.auditCursor ? '&cursor=' + encodeURIComponent(state.auditCursor) : '');
     try {
-      const { body } = await api('GET', path);
+      const { body } = await api('GET', pagePath('/v1/moderation/audit', more, state.auditCursor));
       if (!more) rows.replaceChildren();
       for (const entry of body.items) rows.append(auditRow(entry));
       state.auditCursor = body.next_cursor;
