@@ -70,14 +70,15 @@ typedef struct feed_state {
 /* ---- SQL ---- */
 
 /* $1 viewer, $2 minor, $3 role, $4 trending ids, $5 ids shown in this scroll, $6 trending
- * mode. What every candidate query knows about the viewer. */
+ * mode. What every candidate query knows about the viewer, each computed once per query
+ * (MATERIALIZED: a CTE used once would otherwise be inlined into a per-row subquery). */
 #define VIEWER_CTES \
-    "WITH fol AS (SELECT followee_id AS id FROM follows WHERE follower_id = $1::bigint), " \
-    "liked AS (SELECT post_id FROM likes WHERE user_id = $1::bigint ORDER BY created_at DESC LIMIT 200), " \
-    "ni AS (SELECT e.author_id, COALESCE(q.remix_root, q.id) AS root FROM events e " \
+    "WITH fol AS MATERIALIZED (SELECT followee_id AS id FROM follows WHERE follower_id = $1::bigint), " \
+    "liked AS MATERIALIZED (SELECT post_id FROM likes WHERE user_id = $1::bigint ORDER BY created_at DESC LIMIT 200), " \
+    "ni AS MATERIALIZED (SELECT e.author_id, COALESCE(q.remix_root, q.id) AS root FROM events e " \
     "       JOIN posts q ON q.id = e.post_id WHERE e.user_id = $1::bigint AND e.type = 'not_interested' " \
     "       AND e.at > now() - interval '30 days'), " \
-    "aff AS (SELECT author_id, count(*) AS n FROM (" \
+    "aff AS MATERIALIZED (SELECT author_id, count(*) AS n FROM (" \
     "       (SELECT q.author_id FROM likes l JOIN posts q ON q.id = l.post_id WHERE l.user_id = $1::bigint " \
     "        ORDER BY l.created_at DESC LIMIT 300) " \
     "       UNION ALL (SELECT author_id FROM events WHERE user_id = $1::bigint AND type IN ('complete', 'share') " \
@@ -96,7 +97,9 @@ typedef struct feed_state {
     "AND CASE WHEN $6::boolean THEN p.visibility = 'public' " \
     "         ELSE p.author_id <> $1::bigint AND p.author_id NOT IN (SELECT author_id FROM ni) END "
 
-/* One row per candidate in `c`: what scoring and the reason need (see load_candidates). */
+/* One row per candidate in `c`: what scoring and the reason need (see load_candidates). The
+ * ids go in as an array so that the eligibility test runs on the candidates only (by primary
+ * key), never over the posts table. */
 #define CANDIDATE_ROWS \
     "SELECT p.id, p.author_id, a.username, COALESCE(p.remix_root, p.id), " \
     "       GREATEST(0, extract(epoch FROM now() - p.published_at))::float8, p.prompt, p.caption, " \
@@ -111,7 +114,8 @@ typedef struct feed_state {
     "        ORDER BY pc.user_id = $1::bigint DESC, u.username LIMIT 1), " \
     "       p.remix_of IN (SELECT post_id FROM liked), p.id = ANY ($4::bigint[]), " \
     "       to_char(p.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id " \
-    "FROM c JOIN posts p ON p.id = c.id JOIN users a ON a.id = p.author_id WHERE " FEED_ELIGIBLE \
+    "FROM posts p JOIN users a ON a.id = p.author_id WHERE p.id = ANY (ARRAY(SELECT id FROM c)) AND " \
+    FEED_ELIGIBLE \
     "ORDER BY p.published_at DESC, p.id DESC "
 
 /* Recently published posts not shown yet (index posts_published_recent). */
