@@ -53,9 +53,12 @@ static const char FOLD_LUA[] =
     "redis.call('EXPIRE', KEYS[1], ARGV[8]) "
     "return 1";
 
-/* One batch of the log, summed per post; the weighted sum is decayed to the server's now. */
+/* One batch of the log, summed per post; the weighted sum is decayed to the server's now.
+ * Ids are handed out at insert and become visible at commit, so a batch stops short of the
+ * last RANK_COMMIT_MARGIN_MS: a writer still committing a lower id is not jumped over. */
 static const char BATCH_SQL[] =
-    "WITH b AS (SELECT id, post_id, type, at FROM events WHERE id > $1::bigint ORDER BY id LIMIT $2::int) "
+    "WITH b AS (SELECT id, post_id, type, at FROM events WHERE id > $1::bigint "
+    "           AND received_at < now() - $7::int * interval '1 millisecond' ORDER BY id LIMIT $2::int) "
     "SELECT post_id, max(id), count(*) FILTER (WHERE type = 'complete'), "
     "       count(*) FILTER (WHERE type = 'skip'), count(*) FILTER (WHERE type = 'not_interested'), "
     "       COALESCE(sum(CASE type WHEN 'view' THEN $3::float8 WHEN 'complete' THEN $4::float8 "
@@ -87,6 +90,8 @@ static bool stopped_within(rank_role *r, long long ms)
 
 /* ---- connections ---- */
 
+static bool exec_ok(rank_role *r, const char *query);
+
 static void drop_db(rank_role *r)
 {
     if (r->db) PQfinish(r->db);
@@ -106,7 +111,8 @@ static bool connect_db(rank_role *r)
     const char *keys[] = { "dbname", "connect_timeout", "options", NULL };
     const char *vals[] = { r->cfg.database_url, "5", "-c statement_timeout=30000", NULL };
     r->db = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(r->db) == CONNECTION_OK) {
+    if (PQstatus(r->db) == CONNECTION_OK &&
+        exec_ok(r, "INSERT INTO event_offsets (consumer) VALUES ('rank') ON CONFLICT DO NOTHING")) {
         if (r->db_down_logged) log_msg(LOG_INFO, "rank: postgresql available", NULL);
         r->db_down_logged = false;
         return true;
@@ -234,7 +240,6 @@ static int fold_batch(rank_role *r)
     if (!rep) return -1;
     bool built = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
     freeReplyObject(rep);
-    if (!exec_ok(r, "INSERT INTO event_offsets (consumer) VALUES ('rank') ON CONFLICT DO NOTHING")) return -1;
     if (!built && !start_replay(r)) return -1;
 
     int folded = -1;
@@ -248,8 +253,10 @@ static int fold_batch(rank_role *r)
     snprintf(w_complete, sizeof w_complete, "%g", RANK_WEIGHT_COMPLETE);
     snprintf(w_share, sizeof w_share, "%g", RANK_WEIGHT_SHARE);
     snprintf(half, sizeof half, "%g", RANK_VELOCITY_HALFLIFE_S);
-    const char *bp[] = { PQgetvalue(off, 0, 0), limit, w_view, w_complete, w_share, half };
-    batch = sql(r, BATCH_SQL, 6, bp);
+    char margin[16];
+    snprintf(margin, sizeof margin, "%d", RANK_COMMIT_MARGIN_MS);
+    const char *bp[] = { PQgetvalue(off, 0, 0), limit, w_view, w_complete, w_share, half, margin };
+    batch = sql(r, BATCH_SQL, 7, bp);
     if (!batch) goto out;
     int n = PQntuples(batch);
     long long last = atoll(PQgetvalue(off, 0, 0));

@@ -14,6 +14,8 @@
 /* Events folded per transaction, and the pause when the log is caught up. */
 #define RANK_BATCH_EVENTS 5000
 #define RANK_POLL_MS 250
+/* Events younger than this wait for the next batch (see BATCH_SQL in role.c). */
+#define RANK_COMMIT_MARGIN_MS 1000
 #define RANK_TRENDING_EVERY_MS 2000
 /* Posts with an event in this window compete for trending; the best RANK_TRENDING_KEEP
  * of at most RANK_TRENDING_POOL of them are kept. */
