@@ -111,14 +111,14 @@ static const char *field(long long pid, const char *name)
     return r("HGET %s %s", key, name);
 }
 
-/* Waits up to 8 s for HGET field == want. */
+/* Polls `cond` for up to 8 s. */
+#define WAIT_UNTIL(cond) for (int w_ = 0; w_ < 80 && !(cond); w_++) sleep_ms(100)
+
+/* Waits for HGET field == want; whether it came. */
 static int wait_field(long long pid, const char *name, const char *want)
 {
-    for (int i = 0; i < 80; i++) {
-        if (strcmp(field(pid, name), want) == 0) return 1;
-        sleep_ms(100);
-    }
-    return 0;
+    WAIT_UNTIL(strcmp(field(pid, name), want) == 0);
+    return strcmp(field(pid, name), want) == 0;
 }
 
 TestSuite(rank_role, .init = setup, .fini = teardown, .timeout = 60);
@@ -138,18 +138,14 @@ Test(rank_role, events_become_counters_and_trending)
     cr_assert(v > 18.9 && v <= 19.0, "velocity %f", v);
     char id[24];
     snprintf(id, sizeof id, "%lld", pid);
-    for (int i = 0; i < 60 && !*r("ZSCORE %s %s", RANK_KEY_TRENDING, id); i++) sleep_ms(100);
+    WAIT_UNTIL(*r("ZSCORE %s %s", RANK_KEY_TRENDING, id));
     cr_assert(atof(r("ZSCORE %s %s", RANK_KEY_TRENDING, id)) > 0, "not in trending");
     cr_assert_neq(*r("ZSCORE %s %s", RANK_KEY_ACTIVE, id), '\0');
 
     /* A restricted post leaves trending at the next recomputation. */
     q("UPDATE posts SET restricted = true WHERE id = %lld", pid);
-    int gone = 0;
-    for (int i = 0; i < 60 && !gone; i++) {
-        gone = !*r("ZSCORE %s %s", RANK_KEY_TRENDING, id);
-        if (!gone) sleep_ms(100);
-    }
-    cr_assert(gone, "a restricted post stays in trending");
+    WAIT_UNTIL(!*r("ZSCORE %s %s", RANK_KEY_TRENDING, id));
+    cr_assert_str_eq(r("ZSCORE %s %s", RANK_KEY_TRENDING, id), "", "a restricted post stays in trending");
     rank_role_stop(role);
 }
 
@@ -164,14 +160,12 @@ Test(rank_role, folding_again_adds_nothing_and_a_flush_replays)
     const char *last = q("SELECT max(id) FROM events");
     char want[24];
     snprintf(want, sizeof want, "%s", last);
-    for (int i = 0; i < 50 && strcmp(q("SELECT last_id FROM event_offsets WHERE consumer = 'rank'"), want) != 0; i++)
-        sleep_ms(100);
+    WAIT_UNTIL(strcmp(q("SELECT last_id FROM event_offsets WHERE consumer = 'rank'"), want) == 0);
     cr_assert_str_eq(q("SELECT last_id FROM event_offsets WHERE consumer = 'rank'"), want);
 
     /* The offset goes back (a crash between Redis and the commit): nothing is counted twice. */
     q("UPDATE event_offsets SET last_id = 0 WHERE consumer = 'rank'");
-    for (int i = 0; i < 50 && strcmp(q("SELECT last_id FROM event_offsets WHERE consumer = 'rank'"), want) != 0; i++)
-        sleep_ms(100);
+    WAIT_UNTIL(strcmp(q("SELECT last_id FROM event_offsets WHERE consumer = 'rank'"), want) == 0);
     cr_assert_str_eq(q("SELECT last_id FROM event_offsets WHERE consumer = 'rank'"), want);
     cr_assert_str_eq(field(pid, "completes"), "3");
 
