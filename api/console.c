@@ -112,7 +112,7 @@ static int load_file(int dirfd, const char *name, const char *type, console_file
     char hex[2 * sizeof hash + 1];
     crypto_generichash(hash, sizeof hash, bytes, len, NULL, 0);
     sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
-    snprintf(f->name, sizeof f->name, "%s", name);
+    memcpy(f->name, name, strlen(name) + 1);     /* servable_type() bounded it */
     snprintf(f->etag, sizeof f->etag, "\"%s\"", hex);
     f->type = type;
     f->html = strcmp(type, types[0].type) == 0;
