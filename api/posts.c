@@ -162,25 +162,11 @@ void api_post_publish(api_req *r)
     }
     const char *id = r->params[0], *me = api_viewer_id(r);
     db_query *q = db_query_new();
-    const char *p0[] = { id, me };
-    db_query_add(q, "SELECT p.status, EXISTS (SELECT 1 FROM post_cameos pc WHERE pc.post_id = p.id AND pc.revoked) "
-                    "FROM posts p WHERE p.id = $1::bigint AND p.author_id = $2::bigint FOR UPDATE", 2, p0);
+    /* publish_post() (migrations/0012) also counts a remix toward its parent and tells the
+     * parent's author; it returns the status before, so a repeat is told from a refusal. */
     const char *p1[] = { id, me, caption, visibility ? visibility : "public", has_allow ? (allow_remix ? "t" : "f") : "t" };
-    db_query_add(q,
-        "UPDATE posts p SET status = 'published', published_at = now(), caption = COALESCE($3, caption), "
-        "visibility = $4, allow_remix = $5::boolean "
-        "WHERE p.id = $1::bigint AND p.author_id = $2::bigint AND p.status = 'draft' "
-        "AND NOT EXISTS (SELECT 1 FROM post_cameos pc WHERE pc.post_id = p.id AND pc.revoked)", 5, p1);
-    /* A remix published now counts toward its parent, and tells the parent's author. */
-    const char *p2[] = { id };
-    db_query_add(q,
-        "WITH child AS (SELECT remix_of, author_id FROM posts WHERE id = $1::bigint AND status = 'published' "
-        "               AND published_at = now() AND remix_of IS NOT NULL), "
-        "parent AS (UPDATE posts SET remixes_count = remixes_count + 1 FROM child "
-        "           WHERE posts.id = child.remix_of RETURNING posts.id, posts.author_id) "
-        "INSERT INTO notifications (user_id, type, actor_id, post_id) "
-        "SELECT parent.author_id, 'remixed', child.author_id, $1::bigint FROM parent, child "
-        "WHERE parent.author_id <> child.author_id ON CONFLICT DO NOTHING", 1, p2);
+    db_query_add(q, "SELECT * FROM publish_post($1::bigint, $2::bigint, $3, $4, $5::boolean)", 5, p1);
+    const char *p0[] = { id, me };
     db_query_add(q, "SELECT post_json_for(p, $2::bigint)::text FROM posts p WHERE p.id = $1::bigint", 2, p0);
     db_run(r->thread->db, q, published, r);
 }
