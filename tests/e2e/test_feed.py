@@ -28,11 +28,12 @@ def start_rank():
     proc = subprocess.Popen([flick.BIN, "rank"], env=flick._base_env(), stdin=subprocess.DEVNULL,
                             stdout=log, stderr=log, cwd=flick.ROOT)
     proc.log = log
+    proc.log_path = log.name
     return proc
 
 
 def stop_rank(proc):
-    """SIGTERM; the role must stop by itself, cleanly."""
+    """SIGTERM; the role must stop by itself, cleanly, with no sanitizer report."""
     if proc.poll() is not None:
         raise AssertionError("flickd rank exited early with %s" % proc.returncode)
     proc.send_signal(signal.SIGTERM)
@@ -46,6 +47,11 @@ def stop_rank(proc):
         proc.log.close()
     if rc != 0:
         raise AssertionError("flickd rank exited with %s" % rc)
+    with open(proc.log_path, "rb") as f:
+        text = f.read().decode("utf-8", "replace")
+    marks = [m for m in flick.SANITIZER_MARKS if m in text]
+    if marks:
+        raise AssertionError("sanitizer report in %s: %s" % (proc.log_path, ", ".join(marks)))
 
 
 def setUpModule():
