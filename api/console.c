@@ -81,10 +81,11 @@ static int load_file(int dirfd, const char *name, const char *type, console_file
 {
     int rc = -1;
     const char *problem = NULL;
+    char ebuf[128];
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     struct stat st;
     if (fd < 0) {
-        problem = errno == ELOOP ? "a symbolic link" : strerror(errno);
+        problem = errno == ELOOP ? "a symbolic link" : strerror_r(errno, ebuf, sizeof ebuf);
         goto out;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -135,9 +136,10 @@ static void load(void)
     snprintf(dir, sizeof dir, "%s/console", root);
     DIR *d = opendir(dir);
     if (!d) {
-        char buf[1024];
+        char buf[1024], ebuf[128];
+        const char *error = strerror_r(errno, ebuf, sizeof ebuf);
         log_msg(LOG_WARN, "console folder not found; /console/ answers 404",
-                "\"dir\":\"%s\",\"error\":\"%s\"", log_escape(dir, buf, sizeof buf), strerror(errno));
+                "\"dir\":\"%s\",\"error\":\"%s\"", log_escape(dir, buf, sizeof buf), error);
         return;
     }
     struct dirent *e;
