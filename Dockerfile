@@ -18,7 +18,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && mkdir -p /var/lib/flick && chown flick /var/lib/flick
 COPY --from=build /src/build/flickd /usr/local/bin/flickd
 COPY migrations /usr/share/flick/migrations
-ENV FLICK_MIGRATIONS_DIR=/usr/share/flick/migrations FLICK_DATA_DIR=/var/lib/flick/data \
+COPY web /usr/share/flick/web
+ENV FLICK_MIGRATIONS_DIR=/usr/share/flick/migrations FLICK_WEB_DIR=/usr/share/flick/web \
+    FLICK_DATA_DIR=/var/lib/flick/data \
     FLICK_LISTEN=0.0.0.0:8080
 USER flick
 EXPOSE 8080
