@@ -113,7 +113,8 @@ typedef struct feed_state {
     "        AND NOT pc.revoked AND (pc.user_id = $1::bigint OR pc.user_id IN (SELECT id FROM fol)) " \
     "        ORDER BY pc.user_id = $1::bigint DESC, u.username LIMIT 1), " \
     "       p.remix_of IN (SELECT post_id FROM liked), p.id = ANY ($4::bigint[]), " \
-    "       to_char(p.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id " \
+    "       to_char(p.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id, " \
+    RANK_SQL_RECENT_LIKES("p.id") " " \
     "FROM posts p JOIN users a ON a.id = p.author_id WHERE p.id = ANY (ARRAY(SELECT id FROM c)) AND " \
     FEED_ELIGIBLE \
     "ORDER BY p.published_at DESC, p.id DESC "
@@ -398,6 +399,7 @@ static void candidates_loaded(void *arg, const db_reply *rep)
         c->from |= PQgetvalue(res, i, 17)[0] == 't' ? FROM_REMIX_LIKED : 0;
         c->from |= PQgetvalue(res, i, 18)[0] == 't' ? FROM_TRENDING : 0;
         c->published = arena_strdup(r->arena, PQgetvalue(res, i, 19));
+        c->sig.recent_likes = atof(PQgetvalue(res, i, 20));
         if (st->trending) continue;     /* the global ranking: nothing about the viewer */
         c->from |= PQgetvalue(res, i, 12)[0] == 't' ? FROM_FOLLOWED : 0;
         c->sig.followed = c->from & FROM_FOLLOWED;

@@ -339,8 +339,8 @@ static int recompute_trending(rank_role *r)
     }
     res = sql(r, "SELECT p.id, u.n - 1, extract(epoch FROM now() - p.published_at)::float8, p.views_count, "
                  "p.likes_count, p.remixes_count, p.shares_count, "
-                 "(SELECT count(*) FROM reports rp WHERE rp.post_id = p.id AND rp.open) "
-                 "FROM unnest($1::bigint[]) WITH ORDINALITY u(id, n) JOIN posts p ON p.id = u.id "
+                 "(SELECT count(*) FROM reports rp WHERE rp.post_id = p.id AND rp.open), "
+                 RANK_SQL_RECENT_LIKES("p.id") " FROM unnest($1::bigint[]) WITH ORDINALITY u(id, n) JOIN posts p ON p.id = u.id "
                  "JOIN users a ON a.id = p.author_id WHERE p.status = 'published' AND p.visibility = 'public' "
                  "AND NOT p.restricted AND NOT a.banned", 1, (const char *[]){ arr });
     free(arr);
@@ -354,7 +354,8 @@ static int recompute_trending(rank_role *r)
         size_t j = (size_t)atoll(PQgetvalue(res, i, 1));
         rank_signals s = { .age_s = atof(PQgetvalue(res, i, 2)), .views = atof(PQgetvalue(res, i, 3)),
                            .likes = atof(PQgetvalue(res, i, 4)), .remixes = atof(PQgetvalue(res, i, 5)),
-                           .shares = atof(PQgetvalue(res, i, 6)), .open_reports = atoi(PQgetvalue(res, i, 7)) };
+                           .shares = atof(PQgetvalue(res, i, 6)), .open_reports = atoi(PQgetvalue(res, i, 7)),
+                           .recent_likes = atof(PQgetvalue(res, i, 8)) };
         if (j < n) rank_signals_from_reply(sig[j], (double)now, &s);
         char score[32];
         snprintf(score, sizeof score, "%.9g", rank_score(&s));

@@ -42,7 +42,8 @@ double rank_score(const rank_signals *s)
                      ((1 - skip) / (1 - RANK_PRIOR_SKIP)) *
                      ((1 - notint) / (1 - RANK_PRIOR_NOT_INTERESTED));
     /* Shares count in the velocity as they happen; the total adds a little lasting credit. */
-    double momentum = 1 + log1p(clamp0(s->velocity)) + 0.1 * log1p(clamp0(s->shares));
+    double velocity = clamp0(s->velocity) + RANK_WEIGHT_LIKE * clamp0(s->recent_likes);
+    double momentum = 1 + log1p(velocity) + 0.1 * log1p(clamp0(s->shares));
     double fresh = RANK_FRESH_FLOOR +
                    (1 - RANK_FRESH_FLOOR) * exp2(-clamp0(s->age_s) / RANK_FRESH_HALFLIFE_S);
     double affinity = 1 + (s->followed ? 1.0 : 0.0) + 0.3 * log1p(clamp0(s->interactions));

@@ -31,6 +31,18 @@
 #define RANK_WEIGHT_VIEW 1.0
 #define RANK_WEIGHT_COMPLETE 2.0
 #define RANK_WEIGHT_SHARE 5.0
+#define RANK_WEIGHT_LIKE 3.0
+/* Likes older than this add nothing to the velocity (they are 1/64 of a new one by then). */
+#define RANK_RECENT_LIKES_S (6 * RANK_VELOCITY_HALFLIFE_S)
+
+#define RANK_STR_(x) #x
+#define RANK_STR(x) RANK_STR_(x)
+/* SQL for rank_signals.recent_likes of the post whose id is the SQL expression `post`
+ * (index likes_post). */
+#define RANK_SQL_RECENT_LIKES(post) \
+    "(SELECT COALESCE(sum(exp(-extract(epoch FROM now() - l.created_at)::float8 * ln(2) / " \
+    RANK_STR(RANK_VELOCITY_HALFLIFE_S) ")), 0) FROM likes l WHERE l.post_id = " post \
+    " AND l.created_at > now() - " RANK_STR(RANK_RECENT_LIKES_S) " * interval '1 second')"
 
 /* What is known about one post, for one viewer (or for nobody: leave the personal fields
  * zero for the global ranking). Counts that are unknown are 0. */
@@ -42,6 +54,8 @@ typedef struct rank_signals {
     /* Counters the rank role keeps in Redis (0 while Redis is unavailable). */
     double completes, skips, not_interested;
     double velocity;            /* weighted events, decayed to now (rank_velocity_now) */
+    /* From PostgreSQL: likes are not events, so they join the velocity here. */
+    double recent_likes;        /* likes in the last RANK_RECENT_LIKES_S, each decayed to now */
     /* Personal terms. */
     bool followed;              /* the viewer follows the author */
     double interactions;        /* the viewer's likes, completions and shares of the author */

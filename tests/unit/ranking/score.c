@@ -50,6 +50,12 @@ Test(score, velocity_lifts_and_decays)
     rank_signals a = base(), b = base();
     b.velocity = 50;
     cr_assert_gt(rank_score(&b), rank_score(&a));
+    /* Recent likes move a post as events do: a like weighs more than a view. */
+    rank_signals liked = base(), viewed = base();
+    liked.recent_likes = 5;
+    viewed.velocity = 5 * RANK_WEIGHT_VIEW;
+    cr_assert_gt(rank_score(&liked), rank_score(&viewed));
+    cr_assert_gt(rank_score(&viewed), rank_score(&a));
     double now = 1e9;
     cr_assert_float_eq(rank_velocity_now(8, now, now), 8, 1e-9);
     cr_assert_float_eq(rank_velocity_now(8, now - RANK_VELOCITY_HALFLIFE_S, now), 4, 1e-9);
