@@ -122,7 +122,9 @@ typedef struct feed_state {
 /* Recently published posts not shown yet (index posts_published_recent). */
 #define RECENT "SELECT p.id FROM posts p WHERE p.status = 'published' AND p.id <> ALL ($5::bigint[]) "
 
-/* For You: every source, each bounded, at most ~500 candidates in all. */
+/* For You: every source, each bounded, at most ~500 candidates in all. The `more` terms are
+ * looked for in the newest 3000 posts (a superset test: lower() and strpos; whole words and
+ * full case folding are checked on the candidates in C). */
 static const char FOR_YOU_SQL[] = VIEWER_CTES
     "c AS (SELECT DISTINCT id FROM ("
     "  (SELECT p.id FROM posts p JOIN fol ON fol.id = p.author_id WHERE p.status = 'published' "
@@ -130,11 +132,13 @@ static const char FOR_YOU_SQL[] = VIEWER_CTES
     "  UNION ALL (SELECT unnest($4::bigint[])) "
     "  UNION ALL (SELECT p.id FROM posts p JOIN liked l ON p.remix_of = l.post_id WHERE p.status = 'published' "
     "   AND p.id <> ALL ($5::bigint[]) ORDER BY p.published_at DESC LIMIT 40) "
-    "  UNION ALL (SELECT pc.post_id FROM post_cameos pc WHERE (pc.user_id = $1::bigint OR pc.user_id IN "
-    "   (SELECT id FROM fol)) AND pc.post_id <> ALL ($5::bigint[]) ORDER BY pc.post_id DESC LIMIT 40) "
-    "  UNION ALL (" RECENT "AND p.published_at > now() - interval '30 days' AND EXISTS (SELECT 1 FROM prefs, "
-    "   unnest(prefs.more) t WHERE strpos(lower(p.prompt || ' ' || p.caption), t) > 0) "
-    "   ORDER BY p.published_at DESC LIMIT 50) "
+    "  UNION ALL (SELECT p.id FROM post_cameos pc JOIN posts p ON p.id = pc.post_id WHERE p.status = 'published' "
+    "   AND (pc.user_id = $1::bigint OR pc.user_id IN (SELECT id FROM fol)) AND p.id <> ALL ($5::bigint[]) "
+    "   ORDER BY p.published_at DESC LIMIT 40) "
+    "  UNION ALL (SELECT id FROM (SELECT p.id, p.prompt, p.caption FROM prefs, posts p "
+    "   WHERE cardinality(prefs.more) > 0 AND p.status = 'published' AND p.id <> ALL ($5::bigint[]) "
+    "   ORDER BY p.published_at DESC LIMIT 3000) m WHERE EXISTS (SELECT 1 FROM prefs, unnest(prefs.more) t "
+    "   WHERE strpos(lower(m.prompt || ' ' || m.caption), t) > 0) LIMIT 50) "
     "  UNION ALL (" RECENT "AND p.author_id <> $1::bigint ORDER BY p.published_at DESC LIMIT 80) "
     "  UNION ALL (SELECT id FROM (" RECENT "ORDER BY p.published_at DESC LIMIT 2000) o ORDER BY random() LIMIT 20)"
     ") s(id)) "
