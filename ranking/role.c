@@ -346,9 +346,12 @@ static int recompute_trending(rank_role *r)
     free(arr);
     if (!res) goto out;
 
-    const char *del[] = { "DEL", RANK_KEY_TRENDING_NEXT };
+    /* One transaction, so two rank processes recomputing at once never mix their lists
+     * (both keys share the {trending} slot). */
+    const char *multi[] = { "MULTI" }, *del[] = { "DEL", RANK_KEY_TRENDING_NEXT };
+    redisAppendCommandArgv(r->redis, 1, multi, NULL);
     redisAppendCommandArgv(r->redis, 2, del, NULL);
-    int pending = 1, rows = PQntuples(res);
+    int pending = 2, rows = PQntuples(res);
     for (int i = 0; i < rows; i++) {
         const char *id = PQgetvalue(res, i, 0);
         size_t j = (size_t)atoll(PQgetvalue(res, i, 1));
@@ -376,7 +379,9 @@ static int recompute_trending(rank_role *r)
         redisAppendCommandArgv(r->redis, 2, clear, NULL);
         pending++;
     }
-    if (drain(r, pending)) rc = 0;
+    const char *exec[] = { "EXEC" };
+    redisAppendCommandArgv(r->redis, 1, exec, NULL);
+    if (drain(r, pending + 1)) rc = 0;
 out:
     if (sig)
         for (size_t i = 0; ids && i < ids->elements; i++)
