@@ -261,14 +261,13 @@ static int fold_batch(rank_role *r)
     int n = PQntuples(batch);
     long long last = atoll(PQgetvalue(off, 0, 0));
     int events = 0;
-    char ttl[16], halflife[16];
+    char ttl[16];
     snprintf(ttl, sizeof ttl, "%d", RANK_SIGNAL_TTL_S);
-    snprintf(halflife, sizeof halflife, "%g", RANK_VELOCITY_HALFLIFE_S);
     for (int i = 0; i < n; i++) {
         char key[64];
         rank_post_key(atoll(PQgetvalue(batch, i, 0)), key, sizeof key);
         const char *argv[] = { "EVAL", FOLD_LUA, "1", key, PQgetvalue(batch, i, 1), PQgetvalue(batch, i, 7),
-                               halflife, PQgetvalue(batch, i, 2), PQgetvalue(batch, i, 3),
+                               half, PQgetvalue(batch, i, 2), PQgetvalue(batch, i, 3),
                                PQgetvalue(batch, i, 4), PQgetvalue(batch, i, 5), ttl };
         redisAppendCommandArgv(r->redis, 12, argv, NULL);
         const char *zadd[] = { "ZADD", RANK_KEY_ACTIVE, "GT", PQgetvalue(batch, i, 6), PQgetvalue(batch, i, 0) };
@@ -278,12 +277,14 @@ static int fold_batch(rank_role *r)
         if (id > last) last = id;
     }
     if (!drain(r, 2 * n)) goto out;
-    char last_text[24];
-    snprintf(last_text, sizeof last_text, "%lld", last);
-    PGresult *up = sql(r, "UPDATE event_offsets SET last_id = $1::bigint WHERE consumer = 'rank'",
-                       1, (const char *[]){ last_text });
-    if (!up) goto out;
-    PQclear(up);
+    if (n > 0) {        /* an idle log writes nothing */
+        char last_text[24];
+        snprintf(last_text, sizeof last_text, "%lld", last);
+        PGresult *up = sql(r, "UPDATE event_offsets SET last_id = $1::bigint WHERE consumer = 'rank'",
+                           1, (const char *[]){ last_text });
+        if (!up) goto out;
+        PQclear(up);
+    }
     if (!exec_ok(r, "COMMIT")) goto out;
     folded = events;
 out:
