@@ -26,9 +26,6 @@
 #include <time.h>
 #include <unistr.h>
 
-#define FEED_MAX_TERMS 20
-#define FEED_MAX_TERM_CHARS 40
-
 /* Bits of a candidate's provenance, for its `reason`. */
 enum { FROM_FOLLOWED = 1, FROM_FEATURES = 2, FROM_REMIX_LIKED = 4, FROM_TRENDING = 8 };
 
@@ -186,8 +183,8 @@ static int parse_terms(arena *a, const char *json_text, const char ***out)
 {
     json_t *arr = json_loads(json_text, 0, NULL);
     int n = 0;
-    *out = arena_alloc(a, sizeof **out * (FEED_MAX_TERMS + 1));
-    for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr) && n < FEED_MAX_TERMS; i++) {
+    *out = arena_alloc(a, sizeof **out * (RANK_PREF_MAX_TERMS + 1));
+    for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr) && n < RANK_PREF_MAX_TERMS; i++) {
         const char *t = json_string_value(json_array_get(arr, i));
         if (t) (*out)[n++] = arena_strdup(a, t);
     }
@@ -615,8 +612,8 @@ static const char *read_terms(api_req *r, const char *field)
         api_reply_error(r, 400, "invalid_request", "%s must be an array of strings", field);
         goto out;
     }
-    if (json_array_size(v) > FEED_MAX_TERMS) {
-        api_reply_error(r, 400, "invalid_request", "%s holds more than %d terms", field, FEED_MAX_TERMS);
+    if (json_array_size(v) > RANK_PREF_MAX_TERMS) {
+        api_reply_error(r, 400, "invalid_request", "%s holds more than %d terms", field, RANK_PREF_MAX_TERMS);
         goto out;
     }
     for (size_t i = 0; i < json_array_size(v); i++) {
@@ -626,9 +623,9 @@ static const char *read_terms(api_req *r, const char *field)
             api_reply_error(r, 400, "invalid_request", "%s[%zu] must be a string", field, i);
             goto out;
         }
-        if (u8_mbsnlen((const uint8_t *)s, strlen(s)) > FEED_MAX_TERM_CHARS) {
+        if (u8_mbsnlen((const uint8_t *)s, strlen(s)) > RANK_PREF_MAX_TERM_CHARS) {
             api_reply_error(r, 400, "invalid_request", "%s[%zu] is too long (at most %d characters)",
-                            field, i, FEED_MAX_TERM_CHARS);
+                            field, i, RANK_PREF_MAX_TERM_CHARS);
             goto out;
         }
         char norm[4 * FEED_POLICY_MAX_TERM_CHARS + 8];

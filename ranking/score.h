@@ -27,6 +27,9 @@
 #define RANK_PREF_MORE 4.0
 #define RANK_PREF_LESS 0.1
 #define RANK_SIMILAR_NOT_INTERESTED 0.2
+/* GET/PUT /v1/me/feed-preferences: terms per list, and characters per term as sent. */
+#define RANK_PREF_MAX_TERMS 20
+#define RANK_PREF_MAX_TERM_CHARS 40
 /* Event weights in the velocity. */
 #define RANK_WEIGHT_VIEW 1.0
 #define RANK_WEIGHT_COMPLETE 2.0
