@@ -3,9 +3,13 @@
  * Connections are opened lazily with PQconnectStart/PQconnectPoll, switched to non-blocking
  * pipeline mode, and driven only by libevent callbacks; a query's statements go out back to
  * back behind one sync. With a channel configured, each new connection first runs LISTEN
- * (as a query of its own) and then passes on every notification it reads. Not a general
- * libpq wrapper: no COPY, no cancel requests (a query that overruns its deadline loses its
- * connection instead). */
+ * (as a query of its own) and then passes on every notification it reads. Each connection
+ * prepares a statement the first time it runs its text (a Prepare sent in the same pipeline
+ * as the statement, its result kept from the caller) and runs the prepared statement from
+ * then on; a query that fails because of that machinery (a Prepare refused, a statement
+ * gone or whose cached plan no longer fits) runs once more unprepared, which is safe because
+ * nothing of a failed pipeline took effect. Not a general libpq wrapper: no COPY, no cancel
+ * requests (a query that overruns its deadline loses its connection instead). */
 #include "core/db.h"
 
 #include "core/log.h"
@@ -52,14 +56,18 @@ struct db_query {
     db_query *prev, *next;      /* Q_WAITING: wait queue links; Q_DONE: done list (next only) */
     PGresult **results;         /* owned; nstmts slots once running, first nresults filled */
     int nresults;
-    unsigned char *prepares;    /* owned; per statement: 1 if a Prepare result comes before
-                                   its own result (first use on this connection) */
+    unsigned char *prepares;    /* owned; per statement: one of STMT_* */
     int next_result;            /* statement whose result (or Prepare result) comes next */
     int prepare_pending;        /* that statement's Prepare result has not arrived yet */
+    int unprepared;             /* run every statement unnamed (the query's second run) */
+    int rerun;                  /* failed because of the prepared path: run again unprepared */
     db_status status;           /* DB_ERROR as soon as a statement fails; final once Q_DONE */
     char sqlstate[6];           /* DB_ERROR: the first failing statement's SQLSTATE; else "" */
     char *message;              /* owned; NULL while nothing went wrong */
 };
+
+/* How a statement of a running query was sent. */
+enum { STMT_UNNAMED, STMT_PREPARED, STMT_PREPARING /* Prepare sent just before it */ };
 
 typedef enum conn_state {
     C_CONNECTING,               /* PQconnectPoll in progress; connect_timer pending */
@@ -74,6 +82,7 @@ typedef enum conn_state {
 typedef struct prepared {
     char *sql;                  /* owned; NULL: free slot */
     unsigned hash;
+    int unnamed;                /* its Prepare was refused: the text always runs unnamed */
 } prepared;
 
 struct db_conn {
@@ -89,6 +98,8 @@ struct db_conn {
     struct event *connect_timer;/* owned; C_CONNECTING only, bounds the handshake */
     db_query *q;                /* C_BUSY: the running query; otherwise NULL */
     int listening;              /* its LISTEN succeeded: on_listening(+1) was called */
+    int names_unknown;          /* the server's prepared statements no longer match `stmts`
+                                   (a statement ran DEALLOCATE, say): closed after its query */
 };
 
 struct db_pool {
@@ -565,12 +576,52 @@ static int find_prepared(db_conn *c, const char *sql, int *known)
     return -1;
 }
 
-/* A Prepare that failed created nothing; its slot stays taken (open addressing), marked
- * by an empty text that no statement matches, and the name is never reused. */
+/* A statement that must not be run by its name again (its Prepare failed, or its cached
+ * plan no longer fits the tables); its slot stays taken (open addressing), marked by an
+ * empty text that no statement matches, so the name is never reused. The text is prepared
+ * afresh under another name next time, while the bound allows. */
 static void forget_prepared(db_conn *c, const char *sql)
 {
     int known = 0, slot = find_prepared(c, sql, &known);
     if (slot >= 0 && known) c->stmts[slot].sql[0] = '\0';
+}
+
+/* A text whose Prepare the server refused is not offered again on this connection (one
+ * slot, however often it runs); it runs unnamed, where it succeeds or fails on its own. */
+static void keep_unnamed(db_conn *c, const char *sql)
+{
+    int known = 0, slot = find_prepared(c, sql, &known);
+    if (slot >= 0 && known) c->stmts[slot].unnamed = 1;
+}
+
+/* The first failure of q came from the prepared path rather than from the statement itself:
+ * a Prepare refused, or a prepared statement that the server no longer has (26000) or whose
+ * cached plan no longer returns what it did (0A000, "cached plan must not change result
+ * type", after a table changed). The query runs again unprepared on this connection. */
+static void prepared_failed(db_conn *c, db_query *q, const PGresult *r, int in_prepare)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (!state) state = "";
+    const char *sql = q->stmts[q->next_result - !in_prepare].sql;
+    if (in_prepare) {
+        /* 42P05: the name exists on the server although the cache does not know it. */
+        if (strcmp(state, "42P05") == 0) {
+            forget_prepared(c, sql);
+            c->names_unknown = 1;
+        } else {
+            keep_unnamed(c, sql);
+        }
+    } else if (strcmp(state, "26000") == 0) {
+        c->names_unknown = 1;
+    } else if (strcmp(state, "0A000") == 0) {
+        forget_prepared(c, sql);
+    } else {
+        return;     /* the statement's own failure: the caller's answer */
+    }
+    q->rerun = 1;
+    char esc[256];
+    log_msg(LOG_DEBUG, "db: prepared statement failed, running the query unprepared",
+            "\"sqlstate\":\"%s\",\"sql\":\"%.80s\"", state, log_escape(sql, esc, sizeof esc));
 }
 
 typedef enum drain_outcome { DRAIN_MORE, DRAIN_SYNCED, DRAIN_BROKEN } drain_outcome;
@@ -594,19 +645,21 @@ static drain_outcome drain(db_conn *c)
             return DRAIN_SYNCED;
         }
         db_query *q = c->q;
+        ExecStatusType st = PQresultStatus(r);
+        int first_failure = st == PGRES_FATAL_ERROR && q->status != DB_ERROR && !q->rerun;
         if (q->prepare_pending) {
-            /* The Prepare's own result: nothing for the caller unless it failed, and then
-             * the statement was never created on this connection. */
+            /* The Prepare's own result, never the caller's: the statement's result follows.
+             * A Prepare that failed, or was skipped after an earlier failure, created
+             * nothing on this connection. */
             q->prepare_pending = 0;
-            if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-                PQclear(r);
-                continue;
-            }
-            forget_prepared(c, q->stmts[q->next_result].sql);
-        } else {
-            q->next_result++;
-            q->prepare_pending = q->next_result < q->nstmts && q->prepares[q->next_result];
+            if (st != PGRES_COMMAND_OK && first_failure) prepared_failed(c, q, r, 1);
+            else if (st != PGRES_COMMAND_OK) forget_prepared(c, q->stmts[q->next_result].sql);
+            PQclear(r);
+            continue;
         }
+        int i = q->next_result++;
+        q->prepare_pending = q->next_result < q->nstmts && q->prepares[q->next_result] == STMT_PREPARING;
+        if (first_failure && q->prepares[i] != STMT_UNNAMED) prepared_failed(c, q, r, 0);
         take_result(q, r);
     }
     return PQstatus(c->pg) == CONNECTION_OK && nulls < 2 ? DRAIN_MORE : DRAIN_BROKEN;
@@ -626,9 +679,34 @@ static void query_synced(db_conn *c)
         conn_discard(c, "protocol error");
         return;
     }
+    if (q->rerun) {
+        /* Nothing of the failed run took effect: the same statements, unnamed, on the
+         * same connection, under the same deadline. */
+        clear_results(q);
+        free(q->results);
+        free(q->prepares);
+        q->results = NULL;
+        q->prepares = NULL;
+        q->status = DB_OK;
+        q->sqlstate[0] = '\0';
+        free(q->message);
+        q->message = NULL;
+        q->rerun = 0;
+        q->unprepared = 1;
+        c->q = NULL;
+        q->conn = NULL;
+        c->state = C_IDLE;
+        start(c, q);
+        return;
+    }
     db_status status = q->status;
     int listen = is_listen(q);
     complete(q, status, NULL);
+    if (c->names_unknown) {
+        /* Its statement names cannot be trusted any more; a new connection starts clean. */
+        conn_discard(c, "prepared statements out of step");
+        return;
+    }
     if (listen && status == DB_OK) {
         c->listening = 1;
         p->listen.on_listening(p->listen.arg, +1);
@@ -699,8 +777,8 @@ static void start(db_conn *c, db_query *q)
     for (int i = 0; i < q->nstmts; i++) {
         const db_stmt *s = &q->stmts[i];
         char name[16];
-        int known = 0, slot = find_prepared(c, s->sql, &known);
-        if (slot < 0) {
+        int known = 0, slot = q->unprepared ? -1 : find_prepared(c, s->sql, &known);
+        if (slot < 0 || (known && c->stmts[slot].unnamed)) {
             if (!PQsendQueryParams(c->pg, s->sql, s->nparams, NULL, (const char *const *)s->params,
                                    NULL, NULL, 0))
                 goto broken;
@@ -711,13 +789,13 @@ static void start(db_conn *c, db_query *q)
             if (!PQsendPrepare(c->pg, name, s->sql, s->nparams, NULL)) goto broken;
             c->stmts[slot].sql = xstrdup(s->sql);
             c->nprepared++;
-            q->prepares[i] = 1;
         }
+        q->prepares[i] = known ? STMT_PREPARED : STMT_PREPARING;
         if (!PQsendQueryPrepared(c->pg, name, s->nparams, (const char *const *)s->params, NULL, NULL, 0))
             goto broken;
     }
     q->next_result = 0;
-    q->prepare_pending = q->prepares[0];
+    q->prepare_pending = q->nstmts > 0 && q->prepares[0] == STMT_PREPARING;
     if (!PQpipelineSync(c->pg)) goto broken;
     int r = PQflush(c->pg);
     if (r < 0) goto broken;

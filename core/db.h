@@ -2,8 +2,13 @@
  *
  * Each event loop owns one pool; nothing here blocks the loop. A query is one or more
  * statements sent together in libpq pipeline mode and closed by a single sync, so they
- * run as one implicit transaction: either all take effect or none does. Not for the
- * one-shot commands (migrate, admin), which use a plain blocking connection. */
+ * run as one implicit transaction: either all take effect or none does. Each connection
+ * prepares a statement text the first time it runs it and reuses the prepared statement
+ * afterwards (at most 64 texts per connection; others run unprepared), invisibly to callers:
+ * a text must therefore be one SQL command, and one that PostgreSQL cannot keep prepared
+ * (its cached plan no longer fits after a table changed, say) is simply run again
+ * unprepared. Not for the one-shot commands (migrate, admin), which use a plain blocking
+ * connection. */
 #ifndef FLICK_CORE_DB_H
 #define FLICK_CORE_DB_H
 

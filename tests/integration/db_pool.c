@@ -478,6 +478,217 @@ Test(db_pool, free_from_inside_a_callback)
     event_base_free(h.base);
 }
 
+/* ---- prepared statements ---- */
+
+static void backend_pid(harness *h, char *out, size_t len)
+{
+    outcome o = run_sql(h, "SELECT pg_backend_pid()", 0, NULL);
+    expect_ok(&o);
+    snprintf(out, len, "%.31s", o.text[0]);
+}
+
+/* The pool's (single) connection is still the backend `pid`. */
+static void expect_same_backend(harness *h, const char *pid)
+{
+    char now[32];
+    backend_pid(h, now, sizeof now);
+    cr_assert_str_eq(now, pid, "the connection was replaced");
+}
+
+/* "<statements with this text>,<times they ran>" on the pool's connection. */
+static void prepared_uses(harness *h, const char *sql, char *out, size_t len)
+{
+    const char *params[] = { sql };
+    outcome o = run_sql(h, "SELECT count(*), COALESCE(sum(generic_plans + custom_plans), 0) "
+                           "FROM pg_prepared_statements WHERE statement = $1", 1, params);
+    expect_ok(&o);
+    snprintf(out, len, "%.31s", o.text[0]);
+}
+
+Test(db_pool, a_statement_is_prepared_once_per_connection_and_reused)
+{
+    harness h;
+    harness_init(&h, 1, 10, 5000);
+    const char *sql = "SELECT $1::int + 1, 'prepared once'";
+    for (int i = 0; i < 10; i++) {
+        char v[16], want[48];
+        snprintf(v, sizeof v, "%d", i);
+        const char *params[] = { v };
+        outcome o = run_sql(&h, sql, 1, params);
+        expect_ok(&o);
+        snprintf(want, sizeof want, "%d,prepared once", i + 1);
+        cr_assert_str_eq(o.text[0], want);
+    }
+    char uses[64];
+    prepared_uses(&h, sql, uses, sizeof uses);
+    cr_assert_str_eq(uses, "1,10", "one prepared statement run 10 times, got %s", uses);
+
+    /* Several statements of one query, one of them twice: each text prepared once. */
+    db_query *q = db_query_new();
+    const char *one[] = { "1" };
+    db_query_add(q, sql, 1, one);
+    db_query_add(q, "SELECT 'second text'", 0, NULL);
+    db_query_add(q, "SELECT 'second text'", 0, NULL);
+    outcome o;
+    submit(&h, q, &o);
+    wait_all(&h);
+    expect_ok(&o);
+    cr_assert_eq(o.nresults, 3);
+    cr_assert_str_eq(o.text[0], "2,prepared once");
+    cr_assert_str_eq(o.text[2], "second text");
+    prepared_uses(&h, sql, uses, sizeof uses);
+    cr_assert_str_eq(uses, "1,11");
+    prepared_uses(&h, "SELECT 'second text'", uses, sizeof uses);
+    cr_assert_str_eq(uses, "1,2");
+    harness_fini(&h);
+}
+
+Test(db_pool, the_prepared_cache_is_bounded)
+{
+    enum { N = 200 };
+    harness h;
+    harness_init(&h, 1, 10, 5000);
+    char pid[32];
+    backend_pid(&h, pid, sizeof pid);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            char sql[64], want[16];
+            snprintf(sql, sizeof sql, "SELECT %d + 0 AS bounded", i);
+            snprintf(want, sizeof want, "%d", i);
+            outcome o = run_sql(&h, sql, 0, NULL);
+            expect_ok(&o);
+            cr_assert_str_eq(o.text[0], want);
+        }
+    }
+    outcome o = run_sql(&h, "SELECT count(*) FROM pg_prepared_statements", 0, NULL);
+    expect_ok(&o);
+    int n = atoi(o.text[0]);
+    cr_assert_gt(n, 0);
+    cr_assert_leq(n, 64, "%d statements prepared on one connection", n);
+    /* Past the bound statements ran unnamed, on the same connection. */
+    expect_same_backend(&h, pid);
+    harness_fini(&h);
+}
+
+Test(db_pool, a_new_connection_prepares_its_statements_afresh)
+{
+    harness h;
+    harness_init(&h, 1, 10, 5000);
+    const char *sql = "SELECT 'after reconnect'";
+    char before[32], after[32], uses[64];
+    expect_ok((outcome[]){ run_sql(&h, sql, 0, NULL) });
+    expect_ok((outcome[]){ run_sql(&h, sql, 0, NULL) });
+    backend_pid(&h, before, sizeof before);
+    outcome o = run_sql(&h, "SELECT pg_terminate_backend(pg_backend_pid())", 0, NULL);
+    cr_assert_eq(o.status, DB_UNAVAILABLE);
+    o = run_sql(&h, sql, 0, NULL);
+    expect_ok(&o);
+    cr_assert_str_eq(o.text[0], "after reconnect");
+    backend_pid(&h, after, sizeof after);
+    cr_assert_str_neq(after, before);
+    prepared_uses(&h, sql, uses, sizeof uses);
+    cr_assert_str_eq(uses, "1,1", "the new connection prepared it once and ran it once, got %s", uses);
+    harness_fini(&h);
+}
+
+Test(db_pool, a_failing_prepared_statement_keeps_the_connection, .fini = drop_scratch)
+{
+    harness h;
+    harness_init(&h, 1, 10, 5000);
+    make_scratch();
+    char create[128], ins[128], count[128], pid[32], uses[64];
+    expect_ok((outcome[]){ run_sql(&h, sqlf(create, sizeof create, "CREATE TABLE %s (id int PRIMARY KEY)"), 0, NULL) });
+    backend_pid(&h, pid, sizeof pid);
+    sqlf(ins, sizeof ins, "INSERT INTO %s VALUES ($1)");
+    const char *one[] = { "1" };
+    expect_ok((outcome[]){ run_sql(&h, ins, 1, one) });
+    for (int i = 0; i < 3; i++) {
+        /* The prepared insert fails; a statement never seen before comes after it, so
+         * its Prepare is skipped with the rest of the pipeline and must not count as done. */
+        char fresh[64];
+        snprintf(fresh, sizeof fresh, "SELECT %d AS after_failure", i);
+        db_query *q = db_query_new();
+        db_query_add(q, ins, 1, one);
+        db_query_add(q, fresh, 0, NULL);
+        outcome o;
+        submit(&h, q, &o);
+        wait_all(&h);
+        cr_assert_eq(o.status, DB_ERROR);
+        cr_assert_str_eq(o.sqlstate, "23505");
+        cr_assert_eq(o.nresults, 2);
+        cr_assert_eq(o.rstatus[1], PGRES_PIPELINE_ABORTED);
+        outcome again = run_sql(&h, fresh, 0, NULL);
+        expect_ok(&again);
+        prepared_uses(&h, fresh, uses, sizeof uses);
+        cr_assert_str_eq(uses, "1,1");
+    }
+    /* A statement the server cannot prepare is the caller's error, as unprepared. */
+    for (int i = 0; i < 3; i++) {
+        outcome bad = run_sql(&h, "SELEC 1", 0, NULL);
+        cr_assert_eq(bad.status, DB_ERROR);
+        cr_assert_str_eq(bad.sqlstate, "42601");
+    }
+    outcome c = run_sql(&h, sqlf(count, sizeof count, "SELECT count(*) FROM %s"), 0, NULL);
+    expect_ok(&c);
+    cr_assert_str_eq(c.text[0], "1");
+    expect_same_backend(&h, pid);
+    harness_fini(&h);
+}
+
+/* A table changed under a prepared SELECT *: PostgreSQL refuses the cached plan (0A000);
+ * the pool runs the query again unprepared and prepares the text afresh afterwards. */
+Test(db_pool, a_prepared_statement_survives_a_table_change, .fini = drop_scratch)
+{
+    harness h;
+    harness_init(&h, 1, 10, 5000);
+    make_scratch();
+    char create[128], ins[128], sel[128], alter[128], pid[32];
+    db_query *q = db_query_new();
+    db_query_add(q, sqlf(create, sizeof create, "CREATE TABLE %s (a int)"), 0, NULL);
+    db_query_add(q, sqlf(ins, sizeof ins, "INSERT INTO %s VALUES (1)"), 0, NULL);
+    outcome made;
+    submit(&h, q, &made);
+    wait_all(&h);
+    expect_ok(&made);
+    sqlf(sel, sizeof sel, "SELECT * FROM %s");
+    for (int i = 0; i < 2; i++) {
+        outcome o = run_sql(&h, sel, 0, NULL);
+        expect_ok(&o);
+        cr_assert_str_eq(o.text[0], "1");
+    }
+    backend_pid(&h, pid, sizeof pid);
+    expect_ok((outcome[]){ run_sql(&h, sqlf(alter, sizeof alter, "ALTER TABLE %s ADD COLUMN b int DEFAULT 7"), 0, NULL) });
+    for (int i = 0; i < 3; i++) {
+        outcome o = run_sql(&h, sel, 0, NULL);
+        expect_ok(&o);
+        cr_assert_str_eq(o.text[0], "1,7");
+    }
+    expect_same_backend(&h, pid);
+    harness_fini(&h);
+}
+
+/* Statements deallocated behind the pool's back (DEALLOCATE ALL): the query runs again
+ * unprepared, and the connection, whose names no longer match, is replaced afterwards. */
+Test(db_pool, deallocated_statements_are_run_again)
+{
+    harness h;
+    harness_init(&h, 1, 10, 5000);
+    char pid[32], pid_after[32], uses[64];
+    const char *sql = "SELECT 'kept answering'";
+    expect_ok((outcome[]){ run_sql(&h, sql, 0, NULL) });
+    backend_pid(&h, pid, sizeof pid);
+    expect_ok((outcome[]){ run_sql(&h, "DEALLOCATE ALL", 0, NULL) });
+    outcome o = run_sql(&h, sql, 0, NULL);
+    expect_ok(&o);
+    cr_assert_str_eq(o.text[0], "kept answering");
+    backend_pid(&h, pid_after, sizeof pid_after);
+    cr_assert_str_neq(pid_after, pid);
+    expect_ok((outcome[]){ run_sql(&h, sql, 0, NULL) });
+    prepared_uses(&h, sql, uses, sizeof uses);
+    cr_assert_str_eq(uses, "1,1");
+    harness_fini(&h);
+}
+
 static int services(const char *verb)
 {
     const char *root = getenv("FLICK_ROOT");
