@@ -78,7 +78,7 @@ asan: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory tests
-	@bash bench/run.sh && bash bench/media.sh
+	@bash bench/run.sh && bash bench/media.sh && bash bench/feed.sh
 
 clean:
 	rm -rf build build-asan

@@ -61,3 +61,20 @@ median() {  # median VALUES...
 }
 fmt() { awk -v v="$1" -v p="${2:-1}" 'BEGIN { printf "%.*f", p, v }'; }
 verdict() { if awk "BEGIN { exit !($1) }" </dev/null; then echo PASS; else echo MISS; fi; }  # verdict 'AWK CONDITION'
+
+# put_section REPORT BEGIN_MARK END_MARK FILE: FILE (which starts with BEGIN_MARK and ends
+# with END_MARK) replaces the lines between the markers in REPORT, or is appended when the
+# markers are absent; the rest of REPORT stays as it is.
+put_section() {
+    local report=$1 b=$2 e=$3 f=$4 tmp="$1.tmp.$$"
+    if [ -f "$report" ] && grep -qF "$b" "$report" && grep -qF "$e" "$report"; then
+        awk -v b="$b" -v e="$e" -v f="$f" '
+            $0 == b { while ((getline line < f) > 0) print line; skip = 1; next }
+            skip && $0 == e { skip = 0; next }
+            !skip { print }
+        ' "$report" >"$tmp"
+    else
+        { [ -f "$report" ] && cat "$report" && echo; cat "$f"; } >"$tmp"
+    fi
+    mv "$tmp" "$report"
+}

@@ -1,0 +1,427 @@
+#!/usr/bin/env bash
+# bench/feed.sh (`make bench`, after bench/media.sh): measures the three feeds, GET /v1/feed
+# (For You), GET /v1/feed/following and GET /v1/feed/trending, with wrk on loopback against a
+# seeded data set, and writes the "Feeds" section of bench/REPORT.md (between the markers
+# <!-- feed:begin --> and <!-- feed:end -->, replaced if present, appended otherwise; the rest
+# of the file is left as it is) from this run's figures only.
+#
+# Phases:
+#   1. Throw-away PostgreSQL (with pg_stat_statements, planning tracked) and Redis under
+#      var/bench-feed; migrate; bench/feed_seed.sql makes users with known tokens, follows,
+#      posts (some remixes, some with cameos), likes and events; `flickd rank` folds the
+#      events into Redis until the log is caught up and trending exists, then stops.
+#   2. flickd `serve` from FLICK_BUILD and, with BENCH_FEED_BUILD_B set, a second flickd
+#      from that build on the next port, both on the same data. Each route is warmed up,
+#      then BENCH_FEED_ROUNDS rounds run every route on every build in turn (A/B
+#      interleaved), wrk rotating the viewer on each request (bench/feed.lua). Around each
+#      run pg_stat_statements is reset and read: PostgreSQL's planning and execution time
+#      per page, and how often the page's main statement was planned.
+#   3. EXPLAIN (ANALYZE) of the For You candidate query (its text read from the binary) for
+#      one viewer: planning and execution, planned on every run (custom plan, what an
+#      unprepared statement costs) and with the generic plan a prepared statement settles
+#      on; medians of BENCH_FEED_EXPLAIN_REPS runs each.
+#
+# Environment (defaults in brackets):
+#   BENCH_FEED_USERS [2000]  BENCH_FEED_POSTS [20000]  BENCH_FEED_FOLLOWS per user [50]
+#   BENCH_FEED_LIKES per user [30]  BENCH_FEED_EVENTS [300000]
+#   BENCH_FEED_DURATION seconds per wrk run [10]  BENCH_FEED_ROUNDS [3]
+#   BENCH_FEED_CONNS wrk connections [16]  BENCH_FEED_EXPLAIN_REPS [5]
+#   BENCH_FEED_BUILD_B a second build directory to measure against FLICK_BUILD [none]
+#   BENCH_FEED_LABEL_A, BENCH_FEED_LABEL_B what the two builds are, for the report
+#   BENCH_FEED_PG_PORT [25882]  BENCH_FEED_REDIS_PORT [26832]  BENCH_FEED_FLICK_PORT [28390]
+#   (build B listens on BENCH_FEED_FLICK_PORT + 1)  FLICK_BUILD [build]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+. bench/lib.sh
+
+BUILD=${FLICK_BUILD:-build}
+BUILD_B=${BENCH_FEED_BUILD_B:-}
+USERS=${BENCH_FEED_USERS:-2000}
+POSTS=${BENCH_FEED_POSTS:-20000}
+FOLLOWS=${BENCH_FEED_FOLLOWS:-50}
+LIKES=${BENCH_FEED_LIKES:-30}
+EVENTS=${BENCH_FEED_EVENTS:-300000}
+DURATION=${BENCH_FEED_DURATION:-10}
+ROUNDS=${BENCH_FEED_ROUNDS:-3}
+CONNS=${BENCH_FEED_CONNS:-16}
+EXPLAIN_REPS=${BENCH_FEED_EXPLAIN_REPS:-5}
+FLICK_PORT=${BENCH_FEED_FLICK_PORT:-28390}
+WRK_THREADS=2
+SERVER_THREADS=2
+RANK_MAX_S=300
+if [ -n "${MAKELEVEL:-}" ]; then COMMAND="make bench"; else COMMAND="bash bench/feed.sh"; fi
+
+export FLICK_VAR="$ROOT/var/bench-feed"
+export FLICK_PG_PORT=${BENCH_FEED_PG_PORT:-25882}
+export FLICK_REDIS_PORT=${BENCH_FEED_REDIS_PORT:-26832}
+export FLICK_PG_FAST=1
+export FLICK_SECRET=bench-secret
+export FLICK_MIGRATIONS_DIR="$ROOT/migrations"
+export FLICK_DATA_DIR="$FLICK_VAR/data"
+export BENCH_FEED_USERS=$USERS
+
+RAW="$FLICK_VAR/wrk"
+REPORT="$ROOT/bench/REPORT.md"
+LUA="$ROOT/bench/feed.lua"
+BEGIN_MARK="<!-- feed:begin -->"
+END_MARK="<!-- feed:end -->"
+ROUTES="foryou following trending"
+declare -A ROUTE_PATH=([foryou]=/v1/feed [following]=/v1/feed/following [trending]=/v1/feed/trending)
+
+die() { echo "bench-feed: $*" >&2; exit 1; }
+note() { echo "bench-feed: $*" >&2; }
+
+for n in "$USERS" "$POSTS" "$FOLLOWS" "$LIKES" "$EVENTS" "$DURATION" "$ROUNDS" "$CONNS" "$EXPLAIN_REPS"; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || die "the BENCH_FEED_* counts must be positive whole numbers"
+done
+[ "$USERS" -ge 20 ] || die "BENCH_FEED_USERS must be at least 20"
+command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v curl >/dev/null || die "curl is not installed"
+command -v psql >/dev/null || die "psql is not installed"
+command -v redis-cli >/dev/null || die "redis-cli is not installed"
+
+# Builds: A always, B when asked for. Each runs from a copy under its own name (as in
+# bench/run.sh): one build is measured throughout, and tools that stop every process called
+# flickd leave it alone.
+BUILDS=a
+declare -A BDIR=([a]=$BUILD) LABEL=([a]=${BENCH_FEED_LABEL_A:-$BUILD}) PORT=([a]=$FLICK_PORT)
+if [ -n "$BUILD_B" ]; then
+    BUILDS="a b"
+    BDIR[b]=$BUILD_B
+    LABEL[b]=${BENCH_FEED_LABEL_B:-$BUILD_B}
+    PORT[b]=$((FLICK_PORT + 1))
+fi
+for b in $BUILDS; do
+    [ -x "$ROOT/${BDIR[$b]}/flickd" ] || die "$ROOT/${BDIR[$b]}/flickd is missing; run make first"
+done
+
+# ---- processes and cleanup ----
+
+declare -A server_pid=()
+wrk_pid=
+rank_pid=
+
+cleanup() {
+    trap - EXIT INT TERM
+    stop_pid "$wrk_pid"
+    stop_pid "$rank_pid"
+    for b in "${!server_pid[@]}"; do stop_pid "${server_pid[$b]}"; done
+    bash scripts/services.sh down >/dev/null 2>&1
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# ---- services, schema, data ----
+
+note "starting PostgreSQL ($FLICK_PG_PORT) and Redis ($FLICK_REDIS_PORT) under var/bench-feed"
+bash scripts/services.sh down >/dev/null 2>&1
+old_pg=$(readlink "$FLICK_VAR/pg" 2>/dev/null || true)
+case "$old_pg" in /var/tmp/flick-*/pg) rm -rf "$old_pg" ;; esac
+rm -rf "$FLICK_VAR"
+mkdir -p "$RAW" "$FLICK_VAR/bin"
+for b in $BUILDS; do cp "$ROOT/${BDIR[$b]}/flickd" "$FLICK_VAR/bin/flick-bench-$b"; done
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain -- api core feed media ranking migrations Makefile 2>/dev/null | wc -l)
+bash scripts/services.sh up >/dev/null || die "services did not start"
+eval "$(bash scripts/services.sh env | sed 's/^/export /')"
+DB=$FLICK_DATABASE_URL
+sql() { psql "$DB" -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
+
+# pg_stat_statements must be loaded at server start: set it, then restart the throw-away server.
+sql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null || die "ALTER SYSTEM failed"
+bash scripts/services.sh pg-stop >/dev/null && bash scripts/services.sh pg-start >/dev/null || die "PostgreSQL did not restart"
+sql -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" -c "SELECT pg_reload_conf()" >/dev/null ||
+    die "pg_stat_statements is not available (postgresql-contrib)"
+sql -c "CREATE EXTENSION pg_stat_statements" >/dev/null || die "CREATE EXTENSION pg_stat_statements failed"
+
+"$ROOT/$BUILD/flickd" migrate >/dev/null || die "migrate failed"
+note "seeding: $USERS users, $POSTS posts, ~$FOLLOWS follows and ~$LIKES likes per user, $EVENTS events"
+T_SEED=$SECONDS
+sql -v users="$USERS" -v posts="$POSTS" -v follows="$FOLLOWS" -v likes="$LIKES" -v events="$EVENTS" \
+    -f bench/feed_seed.sql >"$FLICK_VAR/seed.log" 2>&1 || { cat "$FLICK_VAR/seed.log" >&2; die "seeding failed"; }
+SEED_S=$((SECONDS - T_SEED))
+read -r N_USERS N_FOLLOWS N_POSTS N_FOLLOWERS_ONLY N_REMIXES N_CAMEOS N_LIKES N_EVENTS N_RECENT <<<"$(sql -F' ' -c "
+    SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM follows),
+           (SELECT count(*) FROM posts WHERE status = 'published'),
+           (SELECT count(*) FROM posts WHERE visibility = 'followers'),
+           (SELECT count(*) FROM posts WHERE remix_of IS NOT NULL), (SELECT count(*) FROM post_cameos),
+           (SELECT count(*) FROM likes), (SELECT count(*) FROM events),
+           (SELECT count(*) FROM posts WHERE published_at > now() - interval '72 hours')")"
+
+note "folding the events with flickd rank"
+T_RANK=$SECONDS
+FLICK_LOG_LEVEL=warn "$FLICK_VAR/bin/flick-bench-a" rank >>"$FLICK_VAR/rank.log" 2>&1 &
+rank_pid=$!
+last_event=$(sql -c "SELECT COALESCE(max(id), 0) FROM events")
+while :; do
+    kill -0 "$rank_pid" 2>/dev/null || die "flickd rank exited; see $FLICK_VAR/rank.log"
+    folded=$(sql -c "SELECT COALESCE((SELECT last_id FROM event_offsets WHERE consumer = 'rank'), 0)" 2>/dev/null || echo 0)
+    trending=$(redis-cli -p "$FLICK_REDIS_PORT" ZCARD 'rank:{trending}' 2>/dev/null || echo 0)
+    [ "${folded:-0}" -ge "$last_event" ] && [ "${trending:-0}" -gt 0 ] && break
+    [ $((SECONDS - T_RANK)) -lt $RANK_MAX_S ] || die "the rank role did not catch up within $RANK_MAX_S s"
+    sleep 1
+done
+stop_pid "$rank_pid"; rank_pid=
+RANK_S=$((SECONDS - T_RANK))
+N_TRENDING=$(redis-cli -p "$FLICK_REDIS_PORT" ZCARD 'rank:{trending}')
+
+# ---- servers ----
+
+for b in $BUILDS; do
+    port=${PORT[$b]}
+    port_busy "$port" && die "port $port is already in use (set BENCH_FEED_FLICK_PORT)"
+    env FLICK_LISTEN="127.0.0.1:$port" FLICK_THREADS=$SERVER_THREADS FLICK_LOG_LEVEL=warn \
+        FLICK_MAX_CONNS_PER_IP=100000 "$FLICK_VAR/bin/flick-bench-$b" serve >>"$FLICK_VAR/flickd-$b.log" 2>&1 &
+    server_pid[$b]=$!
+    wait_http "http://127.0.0.1:$port/healthz" || die "flickd ($b) did not answer; see $FLICK_VAR/flickd-$b.log"
+done
+
+token_of() { local t; t=$(printf 'feedbench%08d' "$1"); printf '%s%s' "$t" "$(printf '%*s' $((43 - ${#t})) '' | tr ' ' x)"; }
+for b in $BUILDS; do
+    for route in $ROUTES; do
+        url="http://127.0.0.1:${PORT[$b]}${ROUTE_PATH[$route]}"
+        out=$(curl -s -H "Authorization: Bearer $(token_of 7)" "$url")
+        n=$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))' <<<"$out" 2>/dev/null)
+        [ -n "$n" ] && [ "$n" -gt 0 ] || die "GET $url answered no items: ${out:0:300}"
+    done
+done
+
+# run_wrk NAME SECONDS URL: one wrk run, raw output in $RAW/NAME.txt.
+run_wrk() {
+    local name=$1 secs=$2 url=$3
+    timeout -k 5 $((secs + 60)) wrk -t"$WRK_THREADS" -c"$CONNS" -d"${secs}s" --latency -s "$LUA" "$url" \
+        >"$RAW/$name.txt" 2>&1 &
+    wrk_pid=$!
+    if ! wait "$wrk_pid"; then
+        wrk_pid=
+        cat "$RAW/$name.txt" >&2
+        die "wrk run $name failed"
+    fi
+    wrk_pid=
+}
+
+# PostgreSQL's view of the statements since the last reset: "plan_ms exec_ms pages plans
+# top_plan_ms top_exec_ms" where pages is the calls of the most expensive statement (one
+# per page), plan and exec the totals over every statement, and top_* that statement's
+# means per call.
+pg_reset() { sql -c "SELECT pg_stat_statements_reset()" >/dev/null; }
+pg_read() {
+    sql -F' ' -c "
+        WITH s AS (SELECT * FROM pg_stat_statements
+                   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                     AND query NOT LIKE '%pg_stat_statements%'),
+             top AS (SELECT * FROM s ORDER BY total_plan_time + total_exec_time DESC LIMIT 1)
+        SELECT round(sum(s.total_plan_time)::numeric, 3), round(sum(s.total_exec_time)::numeric, 3),
+               (SELECT calls FROM top), (SELECT plans FROM top),
+               (SELECT round((total_plan_time / greatest(calls, 1))::numeric, 3) FROM top),
+               (SELECT round(mean_exec_time::numeric, 3) FROM top)
+        FROM s"
+}
+
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED_AT=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+T0=$SECONDS
+WARM=$(( DURATION < 3 ? DURATION : 3 ))
+
+note "warm-up (${WARM} s per route and build)"
+for b in $BUILDS; do
+    for route in $ROUTES; do run_wrk "warmup-$route-$b" "$WARM" "http://127.0.0.1:${PORT[$b]}${ROUTE_PATH[$route]}"; done
+done
+
+declare -A res pgs
+for r in $(seq 1 "$ROUNDS"); do
+    for route in $ROUTES; do
+        for b in $BUILDS; do
+            note "round $r/$ROUNDS: ${ROUTE_PATH[$route]} on ${LABEL[$b]} (${DURATION} s, $CONNS connections)"
+            sleep 0.5
+            pg_reset
+            run_wrk "$route-$b-r$r" "$DURATION" "http://127.0.0.1:${PORT[$b]}${ROUTE_PATH[$route]}"
+            sleep 0.5
+            res[$route,$b,$r]=$(parse_wrk "$RAW/$route-$b-r$r.txt")
+            pgs[$route,$b,$r]=$(pg_read)
+        done
+    done
+done
+LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A hwm rss
+for b in $BUILDS; do
+    hwm[$b]=$(status_kib "${server_pid[$b]}" VmHWM)
+    rss[$b]=$(status_kib "${server_pid[$b]}" VmRSS)
+done
+
+# ---- EXPLAIN of the For You candidate query ----
+
+FY_SQL=$(strings -n 500 "$FLICK_VAR/bin/flick-bench-a" | grep '^WITH fol' | grep -F 'post_cameos pc JOIN posts p' | head -1)
+VIEWER=$((USERS / 2))
+explain_ok=0
+if [ -n "$FY_SQL" ]; then
+    note "EXPLAIN (ANALYZE) of the For You query for viewer $VIEWER"
+    trending_ids="{$(redis-cli -p "$FLICK_REDIS_PORT" ZREVRANGE 'rank:{trending}' 0 299 | paste -sd, -)}"
+    {
+        echo "\\set tr '$trending_ids'"
+        echo "PREPARE fy(bigint, boolean, text, bigint[], bigint[], boolean) AS $FY_SQL;"
+        for mode in force_custom_plan force_generic_plan; do
+            echo "SET plan_cache_mode = $mode;"
+            for _ in $(seq 1 $((EXPLAIN_REPS + 1))); do
+                echo "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY) EXECUTE fy($VIEWER, false, 'user', :'tr', '{}', false);"
+            done
+        done
+    } >"$FLICK_VAR/explain.sql"
+    if psql "$DB" -X -q -v ON_ERROR_STOP=1 -f "$FLICK_VAR/explain.sql" >"$FLICK_VAR/explain.txt" 2>&1; then
+        explain_ok=1
+        # The first EXPLAIN of each mode warms caches; the medians are of the others.
+        times() {  # times MODE_INDEX KIND
+            grep -E "$2 Time" "$FLICK_VAR/explain.txt" | awk '{ print $3 }' |
+                sed -n "$(( $1 * (EXPLAIN_REPS + 1) + 2 )),$(( ($1 + 1) * (EXPLAIN_REPS + 1) ))p"
+        }
+        EX_CUSTOM_PLAN=$(median $(times 0 Planning))
+        EX_CUSTOM_EXEC=$(median $(times 0 Execution))
+        EX_GENERIC_PLAN=$(median $(times 1 Planning))
+        EX_GENERIC_EXEC=$(median $(times 1 Execution))
+        EX_CUSTOM_SHARE=$(awk -v p="$EX_CUSTOM_PLAN" -v e="$EX_CUSTOM_EXEC" 'BEGIN { printf "%.0f", 100 * p / (p + e) }')
+        EX_GENERIC_SHARE=$(awk -v p="$EX_GENERIC_PLAN" -v e="$EX_GENERIC_EXEC" 'BEGIN { printf "%.1f", 100 * p / (p + e) }')
+    else
+        note "EXPLAIN failed; see $FLICK_VAR/explain.txt"
+    fi
+fi
+ELAPSED=$((SECONDS - T0))
+
+# ---- figures ----
+
+declare -A med
+for route in $ROUTES; do
+    for b in $BUILDS; do
+        k=$route,$b
+        for f in 1 2 3; do
+            vals=()
+            for r in $(seq 1 "$ROUNDS"); do vals+=("$(col $f <<<"${res[$k,$r]}")"); done
+            med[$k,$f]=$(median "${vals[@]}")
+        done
+        # PostgreSQL per page: totals over every statement divided by the pages served.
+        plan=(); exec=(); share=(); planned=(); runs=""; bad=0
+        for r in $(seq 1 "$ROUNDS"); do
+            read -r tp te pages plans _ _ <<<"${pgs[$k,$r]}"
+            pages=${pages:-0}; [ "$pages" -gt 0 ] || pages=1
+            plan+=("$(awk -v t="$tp" -v n="$pages" 'BEGIN { print t / n }')")
+            exec+=("$(awk -v t="$te" -v n="$pages" 'BEGIN { print t / n }')")
+            share+=("$(awk -v p="$tp" -v e="$te" 'BEGIN { print (p + e > 0 ? 100 * p / (p + e) : 0) }')")
+            planned+=("$(awk -v p="${plans:-0}" -v n="$pages" 'BEGIN { print 100 * p / n }')")
+            bad=$((bad + $(col 5 <<<"${res[$k,$r]}") + $(col 6 <<<"${res[$k,$r]}")))
+            runs+="${runs:+, }$(fmt "$(col 1 <<<"${res[$k,$r]}")" 1)"
+        done
+        med[$k,plan]=$(median "${plan[@]}")
+        med[$k,exec]=$(median "${exec[@]}")
+        med[$k,share]=$(median "${share[@]}")
+        med[$k,planned]=$(median "${planned[@]}")
+        med[$k,bad]=$bad
+        med[$k,runs]=$runs
+    done
+done
+
+defaults=1
+[ "$DURATION" = 10 ] && [ "$ROUNDS" = 3 ] && [ "$USERS" = 2000 ] && [ "$POSTS" = 20000 ] && [ "$EVENTS" = 300000 ] || defaults=0
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+section="$FLICK_VAR/section.md"
+{
+    echo "$BEGIN_MARK"
+    echo "## Feeds"
+    echo
+    echo "Written by \`bench/feed.sh\` (run by \`$COMMAND\`; \`make bench\` runs it after \`bench/media.sh\`) on"
+    echo "$STARTED_AT; every figure in this section comes from that one run (${ELAPSED} s of measuring)."
+    echo "Raw wrk outputs are in \`var/bench-feed/wrk/\` (not committed)."
+    if [ $defaults = 0 ]; then
+        echo
+        echo "**Shortened or resized run** (BENCH_FEED_DURATION=$DURATION, BENCH_FEED_ROUNDS=$ROUNDS,"
+        echo "BENCH_FEED_USERS=$USERS, BENCH_FEED_POSTS=$POSTS, BENCH_FEED_EVENTS=$EVENTS): not comparable with a default run."
+    fi
+    echo
+    echo "- Load average when the measuring started: $LOADAVG_START; when the wrk rounds ended: $LOADAVG_END"
+    echo "  ($(nproc) CPUs shared by wrk, flickd, PostgreSQL, Redis and whatever else runs on the machine)."
+    changes=""
+    [ "$dirty" -gt 0 ] && changes=" plus uncommitted changes ($dirty paths under api, core, feed, media, ranking, migrations, Makefile)"
+    echo "- Tree at commit $commit$changes. Builds measured:"
+    for b in $BUILDS; do echo "  - **${b^^}**: ${LABEL[$b]} (\`${BDIR[$b]}/flickd\`)"; done
+    echo
+    echo "### Data set and method"
+    echo
+    echo "- Made by \`bench/feed_seed.sql\` in ${SEED_S} s on a fresh database: $N_USERS users, each with a"
+    echo "  session token; $N_FOLLOWS follows (about $((N_FOLLOWS / N_USERS)) per user, popular authors followed more);"
+    echo "  $N_POSTS published posts over 7 days ($N_RECENT in the last 72 h, $N_FOLLOWERS_ONLY for followers only,"
+    echo "  $N_REMIXES remixes, $N_CAMEOS cameo rows); $N_LIKES likes; $N_EVENTS events over 70 h. \`flickd rank\`"
+    echo "  folded the events into Redis in ${RANK_S} s ($N_TRENDING posts trending), then stopped."
+    echo "- flickd \`serve\`, FLICK_THREADS=$SERVER_THREADS, default pool (FLICK_DB_POOL=8 per thread), log level"
+    echo "  warn; PostgreSQL 15 with fsync off and pg_stat_statements (track_planning on) loaded in both builds' runs."
+    echo "- wrk: $WRK_THREADS threads, $CONNS connections, ${DURATION} s per run, \`--latency\`, loopback only;"
+    echo "  \`bench/feed.lua\` signs each request in as the next of the $N_USERS viewers, so every page"
+    echo "  does one viewer's work (first pages: For You and trending start a new scroll each time)."
+    echo "- After a ${WARM} s warm-up of each route and build, $ROUNDS rounds; each round runs every route on"
+    echo "  every build in turn (interleaved), so slow and fast moments of the shared machine fall on all"
+    echo "  of them. Tables give medians of the $ROUNDS runs."
+    echo "- PostgreSQL per page: pg_stat_statements is reset before each run and read after it; planning"
+    echo "  and execution times summed over every statement of the run, divided by the pages served (the"
+    echo "  calls of the run's costliest statement). \"Planned\" is how many of those calls were planned."
+    echo
+    echo "### Throughput and latency (medians of $ROUNDS)"
+    echo
+    echo "| route | build | requests/s | p50 ms | p99 ms | requests/s of each run | non-2xx + socket errors | PG planning ms/page | PG execution ms/page | planning share | main statement planned |"
+    echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+    for route in $ROUTES; do
+        for b in $BUILDS; do
+            k=$route,$b
+            printf '| GET %s | %s | %s | %s | %s | %s | %s | %s | %s | %s %% | %s %% |\n' "${ROUTE_PATH[$route]}" "${b^^}" \
+                "$(fmt "${med[$k,1]}" 1)" "$(fmt "${med[$k,2]}" 1)" "$(fmt "${med[$k,3]}" 1)" "${med[$k,runs]}" \
+                "${med[$k,bad]}" "$(fmt "${med[$k,plan]}" 2)" "$(fmt "${med[$k,exec]}" 2)" \
+                "$(fmt "${med[$k,share]}" 1)" "$(fmt "${med[$k,planned]}" 0)"
+        done
+    done
+    if [ -n "$BUILD_B" ]; then
+        echo
+        echo "### A against B"
+        echo
+        echo "| route | requests/s A ÷ B | p50 A ÷ B | p99 A ÷ B | PG planning ms/page A / B | PG execution ms/page A / B |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        for route in $ROUTES; do
+            a=$route,a; bb=$route,b
+            printf '| GET %s | %s | %s | %s | %s / %s | %s / %s |\n' "${ROUTE_PATH[$route]}" \
+                "$(ratio "${med[$a,1]}" "${med[$bb,1]}")" "$(ratio "${med[$a,2]}" "${med[$bb,2]}")" \
+                "$(ratio "${med[$a,3]}" "${med[$bb,3]}")" "$(fmt "${med[$a,plan]}" 2)" "$(fmt "${med[$bb,plan]}" 2)" \
+                "$(fmt "${med[$a,exec]}" 2)" "$(fmt "${med[$bb,exec]}" 2)"
+        done
+    fi
+    echo
+    echo "### Memory"
+    echo
+    for b in $BUILDS; do
+        echo "- flickd ${b^^} after all its runs: VmRSS $(mib "${rss[$b]}") MiB, peak (VmHWM) $(mib "${hwm[$b]}") MiB."
+    done
+    echo
+    echo "### For You query: planning and execution"
+    echo
+    if [ $explain_ok = 1 ]; then
+        echo "EXPLAIN (ANALYZE, TIMING OFF) of the For You candidate query as flickd sends it (text read from"
+        echo "the binary), for viewer $VIEWER with the current trending list and an empty scroll, prepared in psql"
+        echo "and executed $EXPLAIN_REPS times after one warm-up in each plan mode; medians:"
+        echo
+        echo "| plan | planning ms | execution ms | planning share |"
+        echo "|---|---:|---:|---:|"
+        echo "| planned on every run (force_custom_plan: what an unprepared statement pays) | $(fmt "$EX_CUSTOM_PLAN" 2) | $(fmt "$EX_CUSTOM_EXEC" 2) | $EX_CUSTOM_SHARE % |"
+        echo "| generic plan, planned once (force_generic_plan: a prepared statement after 5 runs) | $(fmt "$EX_GENERIC_PLAN" 2) | $(fmt "$EX_GENERIC_EXEC" 2) | $EX_GENERIC_SHARE % |"
+        echo
+        echo "An unprepared statement also pays parsing and analysis on every run, which EXPLAIN does not show"
+        echo "(the per-page planning figures above, from pg_stat_statements, do not include them either)."
+    else
+        echo "Not measured in this run (the query text was not found in the binary, or EXPLAIN failed)."
+    fi
+    echo "$END_MARK"
+} >"$section"
+
+put_section "$REPORT" "$BEGIN_MARK" "$END_MARK" "$section"
+rm -f "$section"
+note "wrote the Feeds section of bench/REPORT.md (${ELAPSED} s)"
+sed -n "/^$BEGIN_MARK\$/,/^$END_MARK\$/p" "$REPORT" | sed -n '/^### Throughput/,$p'
