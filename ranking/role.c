@@ -33,6 +33,7 @@ struct rank_role {
     PGconn *db;                 /* the thread's connections; NULL while down */
     redisContext *redis;
     long long next_trending_ms;
+    long long next_partitions_ms;   /* 0 at start: the first connection makes them */
     bool db_down_logged, redis_down_logged;
 };
 
@@ -393,6 +394,22 @@ out:
     return rc;
 }
 
+/* ---- the log's partitions ---- */
+
+/* Makes the coming months' partitions of `events` if missing (events_partitions_ensure,
+ * migrations/0013: safe while another process does the same). A failure is logged and
+ * retried sooner; folding goes on meanwhile, the default partition taking any stray row. */
+static void keep_partitions(rank_role *r)
+{
+    char ahead[16];
+    snprintf(ahead, sizeof ahead, "%d", RANK_PARTITIONS_AHEAD);
+    PGresult *res = sql(r, "SELECT events_partitions_ensure($1::int)", 1, (const char *[]){ ahead });
+    r->next_partitions_ms = now_ms() + (res ? RANK_PARTITIONS_EVERY_MS : RANK_PARTITIONS_RETRY_MS);
+    if (res && atoi(PQgetvalue(res, 0, 0)) > 0)
+        log_msg(LOG_INFO, "rank: event log partitions made", "\"count\":%d", atoi(PQgetvalue(res, 0, 0)));
+    PQclear(res);
+}
+
 /* ---- the thread ---- */
 
 static void *role_main(void *arg)
@@ -400,7 +417,9 @@ static void *role_main(void *arg)
     rank_role *r = arg;
     for (long long pause = 0; !stopped_within(r, pause);) {
         pause = RECONNECT_MS;
-        if (!connect_db(r) || !connect_redis(r)) continue;
+        if (!connect_db(r)) continue;
+        if (now_ms() >= r->next_partitions_ms) keep_partitions(r);
+        if (!r->db || !connect_redis(r)) continue;
         int folded = fold_batch(r);
         if (folded >= 0 && r->db && r->redis && now_ms() >= r->next_trending_ms) {
             if (recompute_trending(r) == 0) r->next_trending_ms = now_ms() + RANK_TRENDING_EVERY_MS;

@@ -3,6 +3,7 @@
  * RANK_TRENDING_EVERY_MS. Its progress is the `rank` row of event_offsets, read and moved
  * under a row lock, so several processes may run the role without folding an event twice;
  * when Redis has lost its keys (RANK_KEY_META missing) the log is replayed from the start.
+ * It also keeps the log's partitions made ahead of time (RANK_PARTITIONS_*).
  * Blocking libpq and hiredis on its own thread; nothing here runs on an event loop. */
 #ifndef FLICK_RANKING_ROLE_H
 #define FLICK_RANKING_ROLE_H
@@ -24,6 +25,13 @@
 #define RANK_TRENDING_KEEP 500
 /* A post's counters expire after this long without an event. */
 #define RANK_SIGNAL_TTL_S (30 * 24 * 3600)
+/* The log's monthly partitions (migrations/0013) are made this many months ahead, once
+ * PostgreSQL is reachable after the start and then every RANK_PARTITIONS_EVERY_MS
+ * (RANK_PARTITIONS_RETRY_MS after a failure), so inserts find their month's partition
+ * rather than the default one. */
+#define RANK_PARTITIONS_AHEAD 2
+#define RANK_PARTITIONS_EVERY_MS (3600 * 1000)
+#define RANK_PARTITIONS_RETRY_MS (60 * 1000)
 
 typedef struct rank_role rank_role;
 

@@ -1,6 +1,9 @@
 /* tests/integration/rank_role.c: the rank role against real PostgreSQL and Redis: events
  * become per-post counters and a trending entry within seconds, folding the log again adds
- * nothing, and after Redis loses everything the log is replayed to the same counters.
+ * nothing, and after Redis loses everything the log is replayed to the same counters. The
+ * log's monthly partitions (migrations/0013): made ahead by events_partitions_ensure(),
+ * also from several callers at once and by the role itself; rows of any month read back
+ * in id order, and rows the default partition caught move to their month when it is made.
  *
  * Needs FLICK_DATABASE_URL and FLICK_REDIS_URL as scripts/test.sh exports them (the tests
  * skip without them). They flush the Redis database they are given. */
@@ -9,6 +12,7 @@
 #include <stdarg.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,4 +196,196 @@ Test(rank_role, stops_promptly_without_its_services)
     cr_assert_lt((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000, 2000);
     cr_assert_null(rank_role_start(&(core_config){ .redis_url = "http://nope" }, err, sizeof err));
     cr_assert_str_eq(err, "FLICK_REDIS_URL is not a redis:// URL");
+}
+
+/* ---- the log's partitions ---- */
+
+/* The name of the partition `months` from the current UTC month (negative: before it). */
+static const char *month_part(int months, char *out, size_t len)
+{
+    snprintf(out, len, "%s", q("SELECT 'events_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') "
+                               "+ make_interval(months => %d), 'YYYY_MM')", months));
+    return out;
+}
+
+static int attached(const char *part)
+{
+    return strcmp(q("SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass "
+                    "AND inhrelid = to_regclass('%s')", part), "1") == 0;
+}
+
+/* Drops the (empty) partitions beyond the months the migration and the role keep, so each
+ * test starts from the partitions a deployment has. */
+static void drop_far_months(void)
+{
+    q("DO $$ DECLARE t text; BEGIN "
+      "FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+      "    WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_[0-9]{4}_[0-9]{2}$' "
+      "    AND c.relname > 'events_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') "
+      "                                         + interval '%d months', 'YYYY_MM') "
+      "LOOP EXECUTE format('DROP TABLE %%I', t); END LOOP; END $$", RANK_PARTITIONS_AHEAD);
+}
+
+static void partitions_setup(void)
+{
+    setup();
+    drop_far_months();
+    q("SELECT events_partitions_ensure(%d)", RANK_PARTITIONS_AHEAD);
+}
+
+static void partitions_teardown(void)
+{
+    if (db) drop_far_months();
+    teardown();
+}
+
+TestSuite(events_partitions, .init = partitions_setup, .fini = partitions_teardown, .timeout = 60);
+
+Test(events_partitions, ensure_makes_the_missing_months_once)
+{
+    char part[32];
+    for (int m = 0; m <= RANK_PARTITIONS_AHEAD; m++)
+        cr_assert(attached(month_part(m, part, sizeof part)), "%s missing after the migration", part);
+    cr_assert_str_eq(q("SELECT events_partitions_ensure(%d)", RANK_PARTITIONS_AHEAD), "0");
+    cr_assert(!attached(month_part(RANK_PARTITIONS_AHEAD + 1, part, sizeof part)));
+
+    cr_assert_str_eq(q("SELECT events_partitions_ensure(14)"), "12", "months 3 to 14 are made");
+    cr_assert(attached(month_part(14, part, sizeof part)), "%s", part);
+    cr_assert(!attached(month_part(15, part, sizeof part)));
+    cr_assert_str_eq(q("SELECT events_partitions_ensure(14)"), "0", "made twice");
+
+    /* Bounds are whole UTC months, whatever the session's time zone. */
+    q("SET timezone = 'America/Los_Angeles'");
+    month_part(13, part, sizeof part);
+    cr_assert_str_eq(q("SELECT pg_get_expr(relpartbound, oid) = format('FOR VALUES FROM (%%L) TO (%%L)', "
+                       "(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '13 months') AT TIME ZONE 'UTC', "
+                       "(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '14 months') AT TIME ZONE 'UTC') "
+                       "FROM pg_class WHERE relname = '%s'", part), "t", "%s", part);
+    /* A new month's partition gets every index of the parent (the id range scan needs its
+     * primary key), and the checks. */
+    cr_assert_str_eq(q("SELECT count(*) FROM pg_index WHERE indrelid = '%s'::regclass", part), "4");
+    cr_assert_str_eq(q("SELECT count(*) FROM pg_constraint WHERE conrelid = '%s'::regclass AND contype = 'c'",
+                       part), "2");
+}
+
+typedef struct ensure_call {
+    PGconn *conn;
+    int made;                   /* what events_partitions_ensure returned; -1 if it failed */
+    char error[256];
+} ensure_call;
+
+static void *call_ensure(void *arg)
+{
+    ensure_call *c = arg;
+    PGresult *res = PQexec(c->conn, "SELECT events_partitions_ensure(20)");
+    c->made = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : -1;
+    snprintf(c->error, sizeof c->error, "%s", PQresultErrorMessage(res));
+    PQclear(res);
+    return NULL;
+}
+
+Test(events_partitions, concurrent_callers_all_succeed)
+{
+    /* A caller inside an open transaction holds the upkeep: the second waits for its
+     * commit, then finds every month made. */
+    PGconn *other = PQconnectdb(getenv("FLICK_DATABASE_URL"));
+    cr_assert_eq(PQstatus(other), CONNECTION_OK);
+    q("BEGIN");
+    cr_assert_str_eq(q("SELECT events_partitions_ensure(20)"), "18");
+    cr_assert_eq(PQsendQuery(other, "SELECT events_partitions_ensure(20)"), 1);
+    sleep_ms(300);
+    cr_assert_eq(PQconsumeInput(other), 1);
+    cr_assert(PQisBusy(other), "the second caller did not wait");
+    q("COMMIT");
+    PGresult *res = PQgetResult(other);
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+    cr_assert_str_eq(PQgetvalue(res, 0, 0), "0");
+    PQclear(res);
+    while ((res = PQgetResult(other))) PQclear(res);
+    PQfinish(other);
+
+    /* Four at once: none fails, and the months are made exactly once between them. */
+    drop_far_months();
+    ensure_call calls[4];
+    pthread_t tids[4];
+    for (int i = 0; i < 4; i++) {
+        calls[i].conn = PQconnectdb(getenv("FLICK_DATABASE_URL"));
+        cr_assert_eq(PQstatus(calls[i].conn), CONNECTION_OK);
+    }
+    for (int i = 0; i < 4; i++) pthread_create(&tids[i], NULL, call_ensure, &calls[i]);
+    int made = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(tids[i], NULL);
+        PQfinish(calls[i].conn);
+        cr_assert_geq(calls[i].made, 0, "caller %d failed: %s", i, calls[i].error);
+        made += calls[i].made;
+    }
+    cr_assert_eq(made, 18);
+    char part[32];
+    cr_assert(attached(month_part(20, part, sizeof part)));
+}
+
+Test(events_partitions, rows_of_any_month_read_back_in_id_order)
+{
+    srand((unsigned)time(NULL) ^ 3u);
+    long long pid = post_with_events(0, 0, 0, 0);
+    const char *author = q("SELECT author_id FROM posts WHERE id = %lld", pid);
+    char uid[24], two_ago[32], one_ago[32], now_part[32];
+    snprintf(uid, sizeof uid, "%s", author);
+    month_part(-2, two_ago, sizeof two_ago);
+    month_part(-1, one_ago, sizeof one_ago);
+    month_part(0, now_part, sizeof now_part);
+
+    /* Ids in insert order, months interleaved: now, two months ago, a month ago, ... Past
+     * months may have no partition yet: the default one takes those rows. */
+    const int months[] = { 0, -2, -1, -2, 0, -1 };
+    long long ids[6];
+    for (int i = 0; i < 6; i++)
+        ids[i] = atoll(q("INSERT INTO events (user_id, post_id, author_id, type, at, received_at) "
+                         "VALUES (%s, %lld, %s, 'complete', now(), CASE WHEN %d = 0 THEN now() - interval '5 seconds' "
+                         "ELSE (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => %d) "
+                         "      + interval '3 days') AT TIME ZONE 'UTC' END) RETURNING id",
+                         uid, pid, uid, months[i], months[i]));
+    for (int i = 1; i < 6; i++) cr_assert_gt(ids[i], ids[i - 1]);
+
+    /* Making those months moves what the default partition caught, ids unchanged. */
+    q("SELECT events_partition_ensure(now() - interval '2 months'), events_partition_ensure(now() - interval '1 month')");
+    for (int i = 0; i < 6; i++) {
+        const char *want = months[i] == 0 ? now_part : months[i] == -1 ? one_ago : two_ago;
+        cr_assert_str_eq(q("SELECT tableoid::regclass::text FROM events WHERE id = %lld", ids[i]), want,
+                         "event %d", i);
+    }
+    cr_assert_str_eq(q("SELECT count(*) FROM events_default WHERE post_id = %lld", pid), "0");
+
+    /* The rank role's scan (BATCH_SQL in ranking/role.c): by id across the partitions. */
+    char expect[256] = "", *at = expect;
+    for (int i = 0; i < 6; i++) at += sprintf(at, i ? ",%lld" : "%lld", ids[i]);
+    cr_assert_str_eq(q("SELECT string_agg(id::text, ',') FROM (SELECT id FROM events WHERE id > %lld "
+                       "AND received_at < now() - interval '1 second' AND post_id = %lld ORDER BY id LIMIT 100) b",
+                       ids[0] - 1, pid), expect);
+    /* ... and the role folds all six. */
+    char err[128];
+    rank_role *role = rank_role_start(&cfg, err, sizeof err);
+    cr_assert_not_null(role, "%s", err);
+    int folded = wait_field(pid, "completes", "6");
+    rank_role_stop(role);
+    cr_assert(folded, "completes: %s", field(pid, "completes"));
+
+    /* A deleted post takes its events along in every partition (the FKs hold per partition). */
+    q("DELETE FROM posts WHERE id = %lld", pid);
+    cr_assert_str_eq(q("SELECT count(*) FROM events WHERE post_id = %lld", pid), "0");
+}
+
+Test(events_partitions, the_rank_role_makes_the_months_ahead)
+{
+    char part[32];
+    month_part(RANK_PARTITIONS_AHEAD, part, sizeof part);
+    q("DROP TABLE %s", part);
+    cr_assert(!attached(part));
+    char err[128];
+    rank_role *role = rank_role_start(&cfg, err, sizeof err);
+    cr_assert_not_null(role, "%s", err);
+    WAIT_UNTIL(attached(part));
+    rank_role_stop(role);
+    cr_assert(attached(part), "%s was not made", part);
 }
