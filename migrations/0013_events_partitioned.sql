@@ -25,9 +25,11 @@ CREATE TABLE events_default PARTITION OF events DEFAULT;
 
 -- Makes the partition holding `month` (events_YYYY_MM, UTC months) unless it is attached
 -- already; true when it made it. Rows the DEFAULT partition took for that month move into
--- it with their ids (made first as a plain table and then attached: attaching locks the
--- parent in SHARE UPDATE EXCLUSIVE mode only, so inserts and reads go on meanwhile). One
--- caller at a time (an advisory lock): a concurrent caller waits, then finds it made.
+-- it with their ids. It is made as a plain table and then attached: attaching locks the
+-- parent in SHARE UPDATE EXCLUSIVE mode only, so inserts and reads of the other partitions
+-- go on; the default partition is locked until commit (an instant when it is empty, as it
+-- is whenever the upkeep keeps ahead). One caller at a time (an advisory lock): a
+-- concurrent caller waits, then finds the partition made.
 CREATE FUNCTION events_partition_ensure(month timestamptz) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     lo timestamptz := date_trunc('month', month AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
@@ -45,7 +47,8 @@ BEGIN
     BEGIN
         EXECUTE format('CREATE TABLE %I (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
     EXCEPTION WHEN duplicate_table THEN
-        -- Made outside the lock (by hand, or by a caller whose snapshot predates it).
+        -- Made and attached by hand, outside the lock: nothing to do. A table of that
+        -- name that is not a partition of events is an error for the operator to see.
         IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'events'::regclass
                    AND inhrelid = to_regclass(quote_ident(part))) THEN
             RETURN false;
