@@ -67,6 +67,7 @@ void api_cameo_delete(api_req *r)
     db_run(r->thread->db, q, done_204, r);
 }
 
+/* A page of users: FEED_USER_COLS, then the cursor payload that continues after the row. */
 static void users_listed(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
@@ -75,17 +76,27 @@ static void users_listed(void *arg, const db_reply *rep)
         return;
     }
     const PGresult *res = rep->results[0];
+    int n = PQntuples(res), limit = *(int *)r->state;
     json_t *items = json_array();
-    for (int i = 0; i < PQntuples(res); i++) json_array_append_new(items, feed_user_json(res, i, 0));
-    api_reply_list(r, items, NULL);
+    for (int i = 0; i < n && i < limit; i++) json_array_append_new(items, feed_user_json(res, i, 0));
+    api_reply_list(r, items, n > limit ? PQgetvalue(res, limit - 1, FEED_USER_NCOLS) : NULL);
 }
 
+/* Newest approval first; the cursor holds "<approved at>|<user id>" of the last one shown. */
 void api_cameo_approvals_list(api_req *r)
 {
-    const char *p[] = { api_viewer_id(r) };
-    db_exec(r->thread->db, "SELECT " FEED_USER_COLS " FROM cameo_approvals a JOIN users u ON u.id = a.user_id "
-                           "WHERE a.owner_id = $1::bigint ORDER BY a.created_at DESC, u.id DESC LIMIT 1000",
-            1, p, users_listed, r);
+    int *limit = arena_alloc(r->arena, sizeof *limit);
+    const char *after_ts, *after_id;
+    if (api_page_keyset(r, limit, &after_ts, &after_id)) return;
+    r->state = limit;
+    const char *p[] = { api_viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
+    db_exec(r->thread->db,
+            "SELECT " FEED_USER_COLS ", to_char(a.created_at AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || u.id "
+            "FROM cameo_approvals a JOIN users u ON u.id = a.user_id WHERE a.owner_id = $1::bigint "
+            "AND ($2::timestamptz IS NULL OR (a.created_at, u.id) < ($2::timestamptz, $3::bigint)) "
+            "ORDER BY a.created_at DESC, u.id DESC LIMIT $4::int",
+            4, p, users_listed, r);
 }
 
 static void approval_added(void *arg, const db_reply *rep)
@@ -137,12 +148,14 @@ void api_cameo_appearances(api_req *r)
         api_reply_error(r, 400, "invalid_request", "cursor is not valid");
         return;
     }
-    const char *p[] = { api_viewer_id(r), after, arena_printf(r->arena, "%d", *limit + 1) };
+    const char *p[] = { api_viewer_id(r), after, arena_printf(r->arena, "%d", *limit + 1),
+                        r->viewer.minor ? "t" : "f", api_viewer_role(r) };
+    /* Drafts of others included; otherwise what I may open (appearance_visible, 0014). */
     db_exec(r->thread->db,
             "SELECT post_json_for(p, $1::bigint)::text, p.id::text FROM post_cameos pc JOIN posts p ON p.id = pc.post_id "
-            "WHERE pc.user_id = $1::bigint AND p.status <> 'removed' "
+            "WHERE pc.user_id = $1::bigint AND appearance_visible(p, $1::bigint, $4::boolean, $5) "
             "AND ($2::bigint IS NULL OR p.id < $2::bigint) ORDER BY p.id DESC LIMIT $3::int",
-            3, p, appearances_loaded, r);
+            5, p, appearances_loaded, r);
 }
 
 static void takedown_done(void *arg, const db_reply *rep)

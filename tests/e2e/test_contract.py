@@ -1,0 +1,109 @@
+"""Sentences of API.md checked from outside, where the server once said otherwise: every list
+pages with ?limit= and ?cursor=, and the posts that feature me are listed (and notified)
+under the same visibility rules as every other list."""
+import unittest
+
+import fixtures
+import flick
+from fixtures import ApiTestCase, approve, close_sql, follow, make_post, new_minor, new_user, new_users, req, sql
+from test_posts_cameos import list_all
+
+srv = None
+
+
+def setUpModule():
+    global srv
+    srv = flick.start_server(env={"FLICK_WORKERS": "0"}, name="contract")
+    fixtures.use(srv)
+
+
+def tearDownModule():
+    try:
+        fixtures.cancel_leftover_jobs()
+    finally:
+        close_sql()
+        srv.stop()
+
+
+def ids(items):
+    return [p["id"] for p in items]
+
+
+class Lists(ApiTestCase):
+    def test_cameo_approvals_page_like_every_list(self):
+        owner = new_user()
+        approved = new_users(3)
+        for u in approved:
+            approve(owner, u)
+        path = "/v1/me/cameo/approvals"
+        for bad in ("0", "101", "abc"):
+            self.assertError(req(owner, "GET", path + "?limit=" + bad), 400, "invalid_request", "limit")
+        self.assertError(req(owner, "GET", path + "?cursor=AAAAAAAAAAAAAAAAAAAAAAAA"), 400, "invalid_request")
+        r = req(owner, "GET", path + "?limit=2")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r.body["items"]), 2, r)
+        self.assertIsInstance(r.body["next_cursor"], str, r)
+        # Newest approval first, each once across the pages.
+        self.assertEqual(ids(list_all(owner, path + "?limit=1")), [u.id for u in reversed(approved)])
+        # Another list's cursor is refused.
+        other = req(owner, "GET", "/v1/me/cameo/appearances?limit=1")
+        self.assertEqual(other.status, 200, other)
+        make_post(owner, cameos=[owner])
+        make_post(owner, cameos=[owner])
+        cursor = req(owner, "GET", "/v1/me/cameo/appearances?limit=1").body["next_cursor"]
+        self.assertIsInstance(cursor, str)
+        self.assertError(req(owner, "GET", path + "?cursor=" + cursor), 400, "invalid_request")
+
+
+class Appearances(ApiTestCase):
+    """GET /v1/me/cameo/appearances lists the drafts of others, and otherwise only posts I
+    may open; `cameo_used` notifications follow it."""
+
+    def cameo_used(self, user):
+        return [n["post_id"] for n in list_all(user, "/v1/me/notifications") if n["type"] == "cameo_used"]
+
+    def notify_cameo(self, author, user, pid):
+        sql("INSERT INTO notifications (user_id, type, actor_id, post_id) VALUES (%d, 'cameo_used', %d, %d)"
+            % (int(user.id), int(author.id), int(pid)))
+
+    def test_only_posts_i_may_open_besides_drafts(self):
+        author, x, other = new_users(3)
+        draft = make_post(author, status="draft", cameos=[x])
+        public = make_post(author, cameos=[x])
+        followers_only = make_post(author, visibility="followers", cameos=[x])
+        hidden = make_post(author, status="hidden", cameos=[x])
+        removed = make_post(author, status="removed", cameos=[x])
+        with_revoked = make_post(author, cameos=[x, other])
+        sql("UPDATE post_cameos SET revoked = true WHERE post_id = %d AND user_id = %d"
+            % (int(with_revoked), int(other.id)))
+        for pid in (draft, public, followers_only, hidden, removed, with_revoked):
+            self.notify_cameo(author, x, pid)
+        for pid in (followers_only, hidden, removed, with_revoked):
+            self.assertEqual(req(x, "GET", "/v1/posts/%s" % pid).status, 404, pid)
+        self.assertEqual(sorted(ids(list_all(x, "/v1/me/cameo/appearances"))), sorted([draft, public]))
+        self.assertEqual(sorted(self.cameo_used(x)), sorted([draft, public]))
+        # Following the author opens the followers-only post, and lists it.
+        follow(x, author)
+        self.assertEqual(sorted(ids(list_all(x, "/v1/me/cameo/appearances"))), sorted([draft, public, followers_only]))
+        self.assertEqual(sorted(self.cameo_used(x)), sorted([draft, public, followers_only]))
+        # The person who revoked still sees the post they took down.
+        self.assertIn(with_revoked, ids(list_all(other, "/v1/me/cameo/appearances")))
+
+    def test_restricted_posts_are_never_listed_to_a_minor(self):
+        author = new_user()
+        minor = new_minor()
+        r = req(minor, "PUT", "/v1/me/cameo", {"permission": "approved"})
+        self.assertEqual(r.status, 200, r)
+        approve(minor, author)
+        plain = make_post(author, cameos=[minor])
+        restricted = make_post(author, cameos=[minor])
+        sql("UPDATE posts SET restricted = true WHERE id = %d" % int(restricted))
+        for pid in (plain, restricted):
+            self.notify_cameo(author, minor, pid)
+        self.assertEqual(req(minor, "GET", "/v1/posts/%s" % restricted).status, 404)
+        self.assertEqual(ids(list_all(minor, "/v1/me/cameo/appearances")), [plain])
+        self.assertEqual(self.cameo_used(minor), [plain])
+
+
+if __name__ == "__main__":
+    unittest.main()
