@@ -1,6 +1,6 @@
 /* api/posts.c: a post's page, my drafts, publishing, editing and deleting (API.md "Posts,
  * drafts, remixes"). Visibility is decided in SQL by post_visible(); an object the caller
- * may not see is 404, never 403, so ids do not leak. */
+ * may not see is 404, never 403, so ids do not leak; one they may see but not change is 403. */
 #include "api/posts.h"
 
 #include "api/handlers.h"
@@ -132,7 +132,9 @@ static void published(void *arg, const db_reply *rep)
     }
     const PGresult *before = rep->results[0], *after = rep->results[rep->nresults - 1];
     if (PQntuples(before) != 1) {
-        api_reply_error(r, 404, "not_found", "no such post");
+        /* Not mine: 403 when I may see it, 404 otherwise (statement 1). */
+        if (PQntuples(rep->results[1]) == 1) api_reply_error(r, 403, "forbidden", "only the author can publish this post");
+        else api_reply_error(r, 404, "not_found", "no such post");
         return;
     }
     const char *status = PQgetvalue(before, 0, 0);
@@ -166,12 +168,29 @@ void api_post_publish(api_req *r)
      * parent's author; it returns the status before, so a repeat is told from a refusal. */
     const char *p1[] = { id, me, caption, visibility ? visibility : "public", has_allow ? (allow_remix ? "t" : "f") : "t" };
     db_query_add(q, "SELECT * FROM publish_post($1::bigint, $2::bigint, $3, $4, $5::boolean)", 5, p1);
+    const char *pv[] = { id, me, r->viewer.minor ? "t" : "f", api_viewer_role(r) };
+    db_query_add(q, "SELECT 1 FROM posts p WHERE p.id = $1::bigint AND post_visible(p, $2::bigint, $3::boolean, $4)",
+                 4, pv);
     const char *p0[] = { id, me };
     db_query_add(q, "SELECT post_json_for(p, $2::bigint)::text FROM posts p WHERE p.id = $1::bigint", 2, p0);
     db_run(r->thread->db, q, published, r);
 }
 
 /* ---- edit and delete ---- */
+
+/* The edited post; 403 for a post I may see but is not mine, else 404. */
+static void patched(void *arg, const db_reply *rep)
+{
+    api_req *r = arg;
+    const PGresult *res = api_db_row(r, rep, 0, "no such post");
+    if (!res) return;
+    if (!PQgetisnull(res, 0, 0))
+        api_reply_json(r, 200, api_post_object(r, PQgetvalue(res, 0, 0)));
+    else if (PQgetvalue(res, 0, 1)[0] != 't')
+        api_reply_error(r, 403, "forbidden", "only the author can edit this post");
+    else
+        api_reply_error(r, 404, "not_found", "no such post");
+}
 
 void api_post_patch(api_req *r)
 {
@@ -181,12 +200,18 @@ void api_post_patch(api_req *r)
     if (api_body_string(r, "caption", false, 500, &caption) ||
         api_body_bool(r, "allow_remix", &allow_remix, &has_allow))
         return;
-    const char *params[] = { r->params[0], api_viewer_id(r), caption, has_allow ? (allow_remix ? "t" : "f") : NULL };
+    const char *params[] = { r->params[0], api_viewer_id(r), caption, has_allow ? (allow_remix ? "t" : "f") : NULL,
+                             r->viewer.minor ? "t" : "f", api_viewer_role(r) };
+    /* One row when I may see the post: the edited post (NULL unless it is mine and not
+     * removed) and whether it is mine. */
     db_exec(r->thread->db,
-            "WITH u AS (UPDATE posts SET caption = COALESCE($3, caption), "
+            "WITH t AS (SELECT p.id, p.author_id FROM posts p WHERE p.id = $1::bigint "
+            "           AND post_visible(p, $2::bigint, $5::boolean, $6)), "
+            "u AS (UPDATE posts SET caption = COALESCE($3, caption), "
             "allow_remix = COALESCE($4::boolean, allow_remix) "
-            "WHERE id = $1::bigint AND author_id = $2::bigint AND status <> 'removed' RETURNING *) "
-            "SELECT post_json_for(ROW(u.*)::posts, $2::bigint)::text FROM u", 4, params, post_loaded, r);
+            "WHERE id IN (SELECT id FROM t WHERE author_id = $2::bigint) AND status <> 'removed' RETURNING *) "
+            "SELECT (SELECT post_json_for(ROW(u.*)::posts, $2::bigint)::text FROM u), t.author_id = $2::bigint FROM t",
+            6, params, patched, r);
 }
 
 static void deleted(void *arg, const db_reply *rep)

@@ -55,6 +55,32 @@ class Lists(ApiTestCase):
         self.assertError(req(owner, "GET", path + "?cursor=" + cursor), 400, "invalid_request")
 
 
+class Rights(ApiTestCase):
+    """A valid token without the right is 403; an object the caller may not see is 404."""
+
+    def test_changing_someone_elses_post(self):
+        author, other = new_users(2)
+        public = make_post(author, caption="mine")
+        draft = make_post(author, status="draft")
+        follow(other, author)
+        followers_only = make_post(author, visibility="followers", caption="mine")
+        for pid in (public, followers_only):
+            self.assertError(req(other, "PATCH", "/v1/posts/%s" % pid, {"caption": "taken"}), 403, "forbidden")
+            self.assertError(req(other, "POST", "/v1/posts/%s/publish" % pid, {}), 403, "forbidden")
+            self.assertError(req(other, "DELETE", "/v1/posts/%s" % pid), 403, "forbidden")
+        for pid in (draft, "999999999999"):
+            self.assertError(req(other, "PATCH", "/v1/posts/%s" % pid, {"caption": "taken"}), 404, "not_found")
+            self.assertError(req(other, "POST", "/v1/posts/%s/publish" % pid, {}), 404, "not_found")
+            self.assertError(req(other, "DELETE", "/v1/posts/%s" % pid), 404, "not_found")
+        stranger = new_user()
+        self.assertError(req(stranger, "PATCH", "/v1/posts/%s" % followers_only, {"caption": "x"}), 404, "not_found")
+        r = req(author, "GET", "/v1/posts/%s" % public)
+        self.assertEqual((r.body["caption"], r.body["status"]), ("mine", "published"))
+        self.assertEqual(req(author, "GET", "/v1/posts/%s" % draft).body["status"], "draft")
+        r = req(author, "PATCH", "/v1/posts/%s" % public, {"caption": "still mine"})
+        self.assertEqual((r.status, r.body["caption"]), (200, "still mine"))
+
+
 class Appearances(ApiTestCase):
     """GET /v1/me/cameo/appearances lists the drafts of others, and otherwise only posts I
     may open; `cameo_used` notifications follow it."""

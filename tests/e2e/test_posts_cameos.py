@@ -298,9 +298,9 @@ class Drafts(Base):
         self.assertNotFound(publish(a, "abc"))
         p = self.page(a, pid)
         self.assertEqual((p["status"], p["caption"]), ("draft", ""))
-        # A published post: still not theirs to publish.
+        # A published post b can see: still not theirs to publish (403, it is no secret).
         self.assertEqual(publish(a, pid).status, 200)
-        self.assertNotFound(publish(b, pid, {"caption": "mine now"}))
+        self.assertError(publish(b, pid, {"caption": "mine now"}), 403, "forbidden")
         self.assertEqual(self.page(b, pid)["caption"], "")
 
     def test_publishing_a_remix_counts_once_on_its_parent(self):
@@ -365,13 +365,14 @@ class EditDelete(Base):
                          "allow_remix")
         self.assertEqual(self.page(a, pid)["caption"], "new caption")
 
-    def test_patch_by_anyone_else_is_404(self):
+    def test_patch_by_anyone_else(self):
+        # 403 on a post they can see, 404 on one they cannot (a draft).
         a, b = new_users(2)
         pid = make_post(a, caption="mine")
         draft = make_post(a, status="draft")
-        for target in (pid, draft):
-            self.assertNotFound(req(b, "PATCH", "/v1/posts/" + target, {"caption": "hijacked"}))
-        self.assertNotFound(req(b, "PATCH", "/v1/posts/" + pid, {"allow_remix": False}))
+        self.assertError(req(b, "PATCH", "/v1/posts/" + pid, {"caption": "hijacked"}), 403, "forbidden")
+        self.assertNotFound(req(b, "PATCH", "/v1/posts/" + draft, {"caption": "hijacked"}))
+        self.assertError(req(b, "PATCH", "/v1/posts/" + pid, {"allow_remix": False}), 403, "forbidden")
         p = self.page(a, pid)
         self.assertEqual((p["caption"], p["allow_remix"]), ("mine", True))
         self.assertNotFound(req(a, "PATCH", "/v1/posts/999999999999", {"caption": "x"}))
