@@ -30,6 +30,7 @@ void api_framer_init(api_framer *f)
     f->body_limit = API_MAX_BODY_BYTES;
     f->status = 0;
     f->code = f->message = NULL;
+    f->request_id[0] = '\0';
 }
 
 int api_framer_in_request(const api_framer *f)
@@ -120,6 +121,9 @@ static api_frame_event check_head(api_framer *f)
                     return reject(f, 400, "invalid_request", "invalid Content-Length header");
                 content_length = content_length * 10 + (uint64_t)(*c - '0');
             }
+        } else if (nlen == 12 && strncasecmp(p, "X-Request-Id", 12) == 0) {
+            size_t vlen = strlen(value);
+            if (vlen < sizeof f->request_id) memcpy(f->request_id, value, vlen + 1);
         } else if (nlen == 17 && strncasecmp(p, "Transfer-Encoding", 17) == 0) {
             if (++n_te > 1) return reject(f, 400, "invalid_request", "duplicate Transfer-Encoding header");
             if (strcasecmp(value, "chunked") != 0)
@@ -202,6 +206,7 @@ size_t api_framer_feed(api_framer *f, const char *data, size_t len, api_frame_ev
         case S_IDLE:
             f->state = S_HEAD;
             f->head_len = 0;
+            f->request_id[0] = '\0';
             *event = FRAME_START;
             return i;       /* the byte is consumed by the next call, in S_HEAD */
         case S_HEAD: {

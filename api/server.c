@@ -154,7 +154,8 @@ static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
     if (c->inflight == 0) free(c);
 }
 
-static void send_refusal(struct evbuffer *out, int status, const char *code, const char *message);
+static void send_refusal(conn *c, struct evbuffer *out, int status, const char *code, const char *message);
+static int valid_request_id(const char *s);
 
 void api_conn_answering(api_req *r)
 {
@@ -175,7 +176,7 @@ void api_conn_answered(api_req *r)
     }
     if (c->poisoned && c->pending == 0 && c->inflight == 0) {
         /* Queued behind the answer just sent, so the client reads them in order. */
-        send_refusal(bufferevent_get_output(c->bev), c->p_status, c->p_code, c->p_message);
+        send_refusal(c, bufferevent_get_output(c->bev), c->p_status, c->p_code, c->p_message);
         c->poisoned = 0;
     }
 }
@@ -226,17 +227,22 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 /* Answers straight on the socket, half-closes, and drains whatever else arrives for a
  * moment, so the client reads the answer instead of a reset. libevent's parser never sees
  * the rejected bytes, so nothing smuggled behind them can be answered. */
-/* The guard's own answers: JSON errors with a request id, closing the connection. */
-static void send_refusal(struct evbuffer *out, int status, const char *code, const char *message)
+/* The guard's own answers: JSON errors with a request id (the client's, when the refused
+ * request's head was read and carries a valid one), closing the connection. */
+static void send_refusal(conn *c, struct evbuffer *out, int status, const char *code, const char *message)
 {
     static const char *const reasons[] = { [400] = "Bad Request", [408] = "Request Timeout",
         [405] = "Method Not Allowed", [413] = "Payload Too Large", [429] = "Too Many Requests",
         [431] = "Request Header Fields Too Large" };
     const char *reason = status < 432 && reasons[status] ? reasons[status] : "Error";
-    char body[256], rid[25];
-    unsigned char raw[12];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(rid, sizeof rid, raw, sizeof raw);
+    char body[256], rid[40];
+    if (valid_request_id(c->framer.request_id)) {
+        memcpy(rid, c->framer.request_id, sizeof rid);
+    } else {
+        unsigned char raw[12];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2hex(rid, sizeof rid, raw, sizeof raw);
+    }
     int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
                              "X-Request-Id: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
@@ -251,7 +257,7 @@ static void reject_conn(conn *c, int status, const char *code, const char *messa
     evutil_socket_t fd = bufferevent_getfd(c->bev);
     if (fd >= 0 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
         struct evbuffer *msg = evbuffer_new();
-        send_refusal(msg, status, code, message);
+        send_refusal(c, msg, status, code, message);
         size_t n = evbuffer_get_length(msg);
         ssize_t w = send(fd, evbuffer_pullup(msg, (ev_ssize_t)n), n, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;    /* a client that cannot take 300 bytes gets only the close */

@@ -55,6 +55,29 @@ class Lists(ApiTestCase):
         self.assertError(req(owner, "GET", path + "?cursor=" + cursor), 400, "invalid_request")
 
 
+class RequestIds(ApiTestCase):
+    """Every response carries X-Request-Id, echoed when the client sent one: the connection
+    guard's refusals included."""
+
+    def test_a_body_over_the_limit_echoes_the_request_id(self):
+        user = new_user()
+        big = '{"bio": "' + "b" * (1024 * 1024) + '"}'
+        r = req(user, "PATCH", "/v1/me", big, {"X-Request-Id": "big-body-1"})
+        self.assertError(r, 413, "too_large")
+        self.assertEqual(r.headers.get("X-Request-Id"), "big-body-1")
+        r = req(user, "PATCH", "/v1/me", big)
+        self.assertEqual(r.status, 413)
+        self.assertRegex(r.headers.get("X-Request-Id") or "", r"^[0-9a-f]{24}$")
+
+    def test_a_chunked_body_over_the_limit_echoes_the_request_id(self):
+        with srv.raw() as conn:
+            conn.send(b"PATCH /v1/me HTTP/1.1\r\nHost: x\r\nX-Request-Id: chunks-2\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n200000\r\n")   # a 2 MiB chunk announced
+            status, headers, body = conn.response()
+        self.assertEqual(status, 413, body)
+        self.assertEqual(headers.get("x-request-id"), "chunks-2")
+
+
 class Rights(ApiTestCase):
     """A valid token without the right is 403; an object the caller may not see is 404."""
 

@@ -1,6 +1,7 @@
 /* tests/unit/api/framing.c: the strict request framer: what it lets through, where it says
  * requests start and end, and what it refuses (the smuggling shapes libevent accepts). */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/framing.h"
@@ -116,4 +117,17 @@ Test(framing, limits_head_and_body_sizes)
     strcpy(big, "GET / HTTP/1.1\r\nX: ");
     memset(big + strlen(big), 'a', API_MAX_HEAD_BYTES);
     expect_reject(big, 431);
+}
+
+Test(framing, keeps_the_refused_requests_id)
+{
+    expect_reject("POST /v1/me HTTP/1.1\r\nX-Request-Id:  ab-1 \r\nContent-Length: 99999999\r\n\r\n", 413);
+    cr_assert_str_eq(fr.request_id, "ab-1");
+    /* Each request starts without one; a value too long to keep is not kept. */
+    expect_reject("GET / HTTP/1.1\r\nX-Request-Id: first\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 413);
+    cr_assert_str_eq(fr.request_id, "");
+    char head[200];
+    snprintf(head, sizeof head, "POST / HTTP/1.1\r\nX-Request-Id: %060d\r\nContent-Length: 99999999\r\n\r\n", 7);
+    expect_reject(head, 413);
+    cr_assert_str_eq(fr.request_id, "");
 }
