@@ -451,15 +451,17 @@ static void user_loaded(void *arg, const db_reply *rep)
 
 void api_user_get(api_req *r)
 {
-    const char *params[] = { r->params[0], api_viewer_id(r) };
+    const char *params[] = { r->params[0], api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r) };
+    /* posts_count: the published posts the viewer may see, as GET .../posts lists them. */
     db_exec(r->thread->db,
             "SELECT " FEED_USER_COLS ", "
             "(SELECT count(*) FROM follows f WHERE f.followee_id = u.id), "
             "(SELECT count(*) FROM follows f WHERE f.follower_id = u.id), "
-            "(SELECT count(*) FROM posts p WHERE p.author_id = u.id AND p.status = 'published'), "
+            "(SELECT count(*) FROM posts p WHERE p.author_id = u.id AND p.status = 'published' "
+            " AND post_visible(p, $2::bigint, $3::boolean, $4)), "
             "EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $2::bigint AND f.followee_id = u.id) "
             "FROM users u WHERE u.username = $1 AND NOT u.banned",
-            2, params, user_loaded, r);
+            4, params, user_loaded, r);
 }
 
 static void follow_done(void *arg, const db_reply *rep)

@@ -78,6 +78,24 @@ class RequestIds(ApiTestCase):
         self.assertEqual(headers.get("x-request-id"), "chunks-2")
 
 
+class Profile(ApiTestCase):
+    def test_posts_count_counts_what_the_viewer_may_see(self):
+        author, follower, stranger = new_users(3)
+        minor = new_minor()
+        follow(follower, author)
+        follow(minor, author)
+        make_post(author)
+        make_post(author, visibility="followers")
+        restricted = make_post(author)
+        sql("UPDATE posts SET restricted = true WHERE id = %d" % int(restricted))
+        make_post(author, status="draft")
+        for viewer, n in ((author, 3), (follower, 3), (stranger, 2), (minor, 2)):
+            r = req(viewer, "GET", "/v1/users/%s" % author.name)
+            self.assertEqual(r.status, 200, r)
+            listed = list_all(viewer, "/v1/users/%s/posts" % author.name)
+            self.assertEqual((r.body["posts_count"], len(listed)), (n, n), viewer)
+
+
 class Rights(ApiTestCase):
     """A valid token without the right is 403; an object the caller may not see is 404."""
 
