@@ -83,12 +83,14 @@ typedef struct feed_state {
     "prefs AS (SELECT more FROM feed_preferences WHERE user_id = $1::bigint), "
 
 /* A post `p` this viewer may get in this feed: published, never restricted (For You and
- * trending), visible to the viewer, author not banned, no revoked cameo, not shown in this
- * scroll yet; trending: public posts only; For You: not mine, not by an author the viewer
- * was not interested in within 30 days. */
+ * trending), visible to the viewer, followers-only only from authors the viewer follows (a
+ * moderator, who may open any post, included), author not banned, no revoked cameo, not
+ * shown in this scroll yet; trending: public posts only; For You: not mine, not by an
+ * author the viewer was not interested in within 30 days. */
 #define FEED_ELIGIBLE \
     "p.status = 'published' AND NOT p.restricted AND p.id <> ALL ($5::bigint[]) " \
     "AND post_visible(p, $1::bigint, $2::boolean, $3) " \
+    "AND (p.visibility = 'public' OR p.author_id IN (SELECT id FROM fol)) " \
     "AND NOT EXISTS (SELECT 1 FROM users b WHERE b.id = p.author_id AND b.banned) " \
     "AND NOT EXISTS (SELECT 1 FROM post_cameos rc WHERE rc.post_id = p.id AND rc.revoked) " \
     "AND CASE WHEN $6::boolean THEN p.visibility = 'public' " \

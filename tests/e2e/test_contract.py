@@ -78,6 +78,33 @@ class RequestIds(ApiTestCase):
         self.assertEqual(headers.get("x-request-id"), "chunks-2")
 
 
+def scroll(user, path, pages=10):
+    """Every item of up to `pages` pages of 100 of one scroll."""
+    items, cursor = [], None
+    for _ in range(pages):
+        r = req(user, "GET", path + "?limit=100" + ("&cursor=" + cursor if cursor else ""))
+        assert r.status == 200, r
+        items += r.body["items"]
+        cursor = r.body["next_cursor"]
+        if not cursor:
+            break
+    return items
+
+
+class Feeds(ApiTestCase):
+    def test_followers_only_posts_reach_no_feed_of_a_moderator_who_does_not_follow(self):
+        author = new_user()
+        mod, following_mod = new_users(2, "moderator")
+        follow(following_mod, author)
+        posts = [make_post(author, visibility="followers", prompt="a quiet harbour at dawn") for _ in range(3)]
+        # A moderator may open them, as any post...
+        self.assertEqual(req(mod, "GET", "/v1/posts/%s" % posts[0]).status, 200)
+        # ...but no feed of theirs carries them unless they follow the author.
+        for path in ("/v1/feed", "/v1/feed/trending", "/v1/feed/following"):
+            self.assertEqual([p for p in ids(scroll(mod, path)) if p in posts], [], path)
+        self.assertEqual(sorted(p for p in ids(scroll(following_mod, "/v1/feed")) if p in posts), sorted(posts))
+
+
 class Profile(ApiTestCase):
     def test_posts_count_counts_what_the_viewer_may_see(self):
         author, follower, stranger = new_users(3)
