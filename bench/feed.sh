@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/feed.sh (`make bench`, after bench/media.sh): measures the three feeds, GET /v1/feed
-# (For You), GET /v1/feed/following and GET /v1/feed/trending, with wrk on loopback against a
-# seeded data set, and writes the "Feeds" section of bench/REPORT.md (between the markers
+# (For You: first pages, and later pages of long scrolls), GET /v1/feed/following and GET
+# /v1/feed/trending, with wrk on loopback against a seeded data set, and writes the "Feeds" section of bench/REPORT.md (between the markers
 # <!-- feed:begin --> and <!-- feed:end -->, replaced if present, appended otherwise; the rest
 # of the file is left as it is) from this run's figures only.
 #
@@ -11,25 +11,30 @@
 #      posts (some remixes, some with cameos), likes and events; `flickd rank` folds the
 #      events into Redis until the log is caught up and trending exists, then stops.
 #   2. flickd `serve` from FLICK_BUILD and, with BENCH_FEED_BUILD_B set, a second flickd
-#      from that build on the next port, both on the same data. Each route is warmed up,
+#      from that build on the next port, both on the same data. BENCH_FEED_DEEP_VIEWERS
+#      viewers each scroll BENCH_FEED_DEEP_PAGES pages of For You; their snapshots are kept
+#      and put back before every run of the "later page" route, which asks for the next page
+#      of those scrolls (the query then excludes the ids already shown). Each route is warmed up,
 #      then BENCH_FEED_ROUNDS rounds run every route on every build in turn (A/B
 #      interleaved), wrk rotating the viewer on each request (bench/feed.lua). Around each
 #      run pg_stat_statements is reset and read: PostgreSQL's planning and execution time
 #      per page, and how often the page's main statement was planned.
 #   3. EXPLAIN (ANALYZE) of the For You candidate query (its text read from the binary) for
-#      one viewer: planning and execution, planned on every run (custom plan, what an
-#      unprepared statement costs) and with the generic plan a prepared statement settles
-#      on; medians of BENCH_FEED_EXPLAIN_REPS runs each.
+#      one viewer, on a first page and with 100 ids already shown: planning and execution,
+#      planned on every run (custom plan, what an unprepared statement costs) and with the
+#      generic plan a prepared statement settles on; medians of BENCH_FEED_EXPLAIN_REPS runs.
 #
 # Environment (defaults in brackets):
 #   BENCH_FEED_USERS [2000]  BENCH_FEED_POSTS [20000]  BENCH_FEED_FOLLOWS per user [50]
 #   BENCH_FEED_LIKES per user [30]  BENCH_FEED_EVENTS [300000]
 #   BENCH_FEED_DURATION seconds per wrk run [10]  BENCH_FEED_ROUNDS [3]
 #   BENCH_FEED_CONNS wrk connections [16]  BENCH_FEED_EXPLAIN_REPS [5]
+#   BENCH_FEED_DEEP_VIEWERS [200]  BENCH_FEED_DEEP_PAGES pages scrolled before [5]
 #   BENCH_FEED_BUILD_B a second build directory to measure against FLICK_BUILD [none]
 #   BENCH_FEED_LABEL_A, BENCH_FEED_LABEL_B what the two builds are, for the report
 #   BENCH_FEED_PG_PORT [25882]  BENCH_FEED_REDIS_PORT [26832]  BENCH_FEED_FLICK_PORT [28390]
 #   (build B listens on BENCH_FEED_FLICK_PORT + 1)  FLICK_BUILD [build]
+#   FLICK_MIGRATIONS_DIR [migrations]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -46,6 +51,8 @@ DURATION=${BENCH_FEED_DURATION:-10}
 ROUNDS=${BENCH_FEED_ROUNDS:-3}
 CONNS=${BENCH_FEED_CONNS:-16}
 EXPLAIN_REPS=${BENCH_FEED_EXPLAIN_REPS:-5}
+DEEP_VIEWERS=${BENCH_FEED_DEEP_VIEWERS:-200}
+DEEP_PAGES=${BENCH_FEED_DEEP_PAGES:-5}
 FLICK_PORT=${BENCH_FEED_FLICK_PORT:-28390}
 WRK_THREADS=2
 SERVER_THREADS=2
@@ -57,7 +64,7 @@ export FLICK_PG_PORT=${BENCH_FEED_PG_PORT:-25882}
 export FLICK_REDIS_PORT=${BENCH_FEED_REDIS_PORT:-26832}
 export FLICK_PG_FAST=1
 export FLICK_SECRET=bench-secret
-export FLICK_MIGRATIONS_DIR="$ROOT/migrations"
+export FLICK_MIGRATIONS_DIR=${FLICK_MIGRATIONS_DIR:-$ROOT/migrations}
 export FLICK_DATA_DIR="$FLICK_VAR/data"
 export BENCH_FEED_USERS=$USERS
 
@@ -66,16 +73,21 @@ REPORT="$ROOT/bench/REPORT.md"
 LUA="$ROOT/bench/feed.lua"
 BEGIN_MARK="<!-- feed:begin -->"
 END_MARK="<!-- feed:end -->"
-ROUTES="foryou following trending"
-declare -A ROUTE_PATH=([foryou]=/v1/feed [following]=/v1/feed/following [trending]=/v1/feed/trending)
+ROUTES="foryou deep following trending"
+declare -A ROUTE_PATH=([foryou]=/v1/feed [deep]=/v1/feed [following]=/v1/feed/following [trending]=/v1/feed/trending)
+declare -A ROUTE_NAME=([foryou]="GET /v1/feed, first page" [deep]="GET /v1/feed, page $((DEEP_PAGES + 1))"
+                       [following]="GET /v1/feed/following" [trending]="GET /v1/feed/trending")
+CURSORS="$FLICK_VAR/cursors.txt"
 
 die() { echo "bench-feed: $*" >&2; exit 1; }
 note() { echo "bench-feed: $*" >&2; }
 
-for n in "$USERS" "$POSTS" "$FOLLOWS" "$LIKES" "$EVENTS" "$DURATION" "$ROUNDS" "$CONNS" "$EXPLAIN_REPS"; do
+for n in "$USERS" "$POSTS" "$FOLLOWS" "$LIKES" "$EVENTS" "$DURATION" "$ROUNDS" "$CONNS" "$EXPLAIN_REPS" \
+         "$DEEP_VIEWERS" "$DEEP_PAGES"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "the BENCH_FEED_* counts must be positive whole numbers"
 done
 [ "$USERS" -ge 20 ] || die "BENCH_FEED_USERS must be at least 20"
+[ "$DEEP_VIEWERS" -le "$USERS" ] || die "BENCH_FEED_DEEP_VIEWERS must not exceed BENCH_FEED_USERS"
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
 command -v curl >/dev/null || die "curl is not installed"
 command -v psql >/dev/null || die "psql is not installed"
@@ -127,7 +139,12 @@ mkdir -p "$RAW" "$FLICK_VAR/bin"
 for b in $BUILDS; do cp "$ROOT/${BDIR[$b]}/flickd" "$FLICK_VAR/bin/flick-bench-$b"; done
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain -- api core feed media ranking migrations Makefile 2>/dev/null | wc -l)
-bash scripts/services.sh up >/dev/null || die "services did not start"
+# A port in the ephemeral range can be held for a while by someone's closed connection: retry.
+for try in 1 2 3 4; do
+    bash scripts/services.sh up >/dev/null && break
+    [ $try = 4 ] && die "services did not start"
+    sleep 10
+done
 eval "$(bash scripts/services.sh env | sed 's/^/export /')"
 DB=$FLICK_DATABASE_URL
 sql() { psql "$DB" -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
@@ -186,16 +203,46 @@ for b in $BUILDS; do
     for route in $ROUTES; do
         url="http://127.0.0.1:${PORT[$b]}${ROUTE_PATH[$route]}"
         out=$(curl -s -H "Authorization: Bearer $(token_of 7)" "$url")
-        n=$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))' <<<"$out" 2>/dev/null)
-        [ -n "$n" ] && [ "$n" -gt 0 ] || die "GET $url answered no items: ${out:0:300}"
+        # A page with items starts its list with an object.
+        grep -q '"items": *\[{' <<<"$out" || die "GET $url answered no items: ${out:0:300}"
     done
 done
 
-# run_wrk NAME SECONDS URL: one wrk run, raw output in $RAW/NAME.txt.
+# Long scrolls: DEEP_VIEWERS viewers spread over the users scroll DEEP_PAGES pages of For You
+# (4 at a time); "<user> <cursor>" of each goes to $CURSORS, and a copy of each snapshot is
+# kept so that every run of the later-page route starts from the same scrolls.
+note "scrolling $DEEP_PAGES pages of For You for $DEEP_VIEWERS viewers"
+scroll() {  # scroll USER: follows the cursor DEEP_PAGES pages, prints "USER CURSOR"
+    local user=$1 cursor="" i out
+    for i in $(seq 1 "$DEEP_PAGES"); do
+        out=$(curl -s -H "Authorization: Bearer $(token_of "$user")" "$SCROLL_URL${cursor:+?cursor=$cursor}") || return 1
+        cursor=$(sed -n 's/.*"next_cursor": *"\([^"]*\)".*/\1/p' <<<"$out")
+        [ -n "$cursor" ] || return 1
+    done
+    echo "$user $cursor"
+}
+export -f scroll token_of
+export DEEP_PAGES SCROLL_URL="http://127.0.0.1:${PORT[a]}/v1/feed"
+# Only these scrolls may have snapshots (the answers checked above started some).
+redis-cli -p "$FLICK_REDIS_PORT" --scan --pattern 'rank:{feed:*}:*' | awk '{ print "DEL", $1 }' |
+    redis-cli -p "$FLICK_REDIS_PORT" >/dev/null
+seq 1 "$DEEP_VIEWERS" | awk -v n="$USERS" -v k="$DEEP_VIEWERS" '{ print 1 + int(($1 - 1) * n / k) }' |
+    xargs -P 4 -I{} bash -c 'scroll {}' >"$CURSORS"
+[ "$(wc -l <"$CURSORS")" -eq "$DEEP_VIEWERS" ] || die "only $(wc -l <"$CURSORS") of $DEEP_VIEWERS scrolls reached page $((DEEP_PAGES + 1))"
+redis-cli -p "$FLICK_REDIS_PORT" --scan --pattern 'rank:{feed:*}:*' >"$FLICK_VAR/snapshots.txt"
+[ "$(wc -l <"$FLICK_VAR/snapshots.txt")" -eq "$DEEP_VIEWERS" ] || die "expected $DEEP_VIEWERS scroll snapshots in Redis"
+awk '{ print "COPY", $1, $1 ":kept" }' "$FLICK_VAR/snapshots.txt" | redis-cli -p "$FLICK_REDIS_PORT" >/dev/null
+restore_scrolls() {
+    awk '{ print "COPY", $1 ":kept", $1, "REPLACE" }' "$FLICK_VAR/snapshots.txt" |
+        redis-cli -p "$FLICK_REDIS_PORT" | grep -cx 1 | grep -qx "$DEEP_VIEWERS" || die "cannot put the scroll snapshots back"
+}
+SHOWN=$(( $(redis-cli -p "$FLICK_REDIS_PORT" GET "$(head -1 "$FLICK_VAR/snapshots.txt")" | tr -cd ',' | wc -c) + 1 ))
+
+# run_wrk NAME SECONDS URL [CURSORS]: one wrk run, raw output in $RAW/NAME.txt.
 run_wrk() {
     local name=$1 secs=$2 url=$3
-    timeout -k 5 $((secs + 60)) wrk -t"$WRK_THREADS" -c"$CONNS" -d"${secs}s" --latency -s "$LUA" "$url" \
-        >"$RAW/$name.txt" 2>&1 &
+    BENCH_FEED_CURSORS=${4:-} timeout -k 5 $((secs + 60)) wrk -t"$WRK_THREADS" -c"$CONNS" -d"${secs}s" \
+        --latency -s "$LUA" "$url" >"$RAW/$name.txt" 2>&1 &
     wrk_pid=$!
     if ! wait "$wrk_pid"; then
         wrk_pid=
@@ -228,19 +275,24 @@ STARTED_AT=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 T0=$SECONDS
 WARM=$(( DURATION < 3 ? DURATION : 3 ))
 
+deep_cursors() { [ "$1" = deep ] && echo "$CURSORS"; }
 note "warm-up (${WARM} s per route and build)"
 for b in $BUILDS; do
-    for route in $ROUTES; do run_wrk "warmup-$route-$b" "$WARM" "http://127.0.0.1:${PORT[$b]}${ROUTE_PATH[$route]}"; done
+    for route in $ROUTES; do
+        [ "$route" = deep ] && restore_scrolls
+        run_wrk "warmup-$route-$b" "$WARM" "http://127.0.0.1:${PORT[$b]}${ROUTE_PATH[$route]}" "$(deep_cursors "$route")"
+    done
 done
 
 declare -A res pgs
 for r in $(seq 1 "$ROUNDS"); do
     for route in $ROUTES; do
         for b in $BUILDS; do
-            note "round $r/$ROUNDS: ${ROUTE_PATH[$route]} on ${LABEL[$b]} (${DURATION} s, $CONNS connections)"
+            note "round $r/$ROUNDS: ${ROUTE_NAME[$route]} on ${LABEL[$b]} (${DURATION} s, $CONNS connections)"
             sleep 0.5
+            [ "$route" = deep ] && restore_scrolls
             pg_reset
-            run_wrk "$route-$b-r$r" "$DURATION" "http://127.0.0.1:${PORT[$b]}${ROUTE_PATH[$route]}"
+            run_wrk "$route-$b-r$r" "$DURATION" "http://127.0.0.1:${PORT[$b]}${ROUTE_PATH[$route]}" "$(deep_cursors "$route")"
             sleep 0.5
             res[$route,$b,$r]=$(parse_wrk "$RAW/$route-$b-r$r.txt")
             pgs[$route,$b,$r]=$(pg_read)
@@ -262,13 +314,18 @@ explain_ok=0
 if [ -n "$FY_SQL" ]; then
     note "EXPLAIN (ANALYZE) of the For You query for viewer $VIEWER"
     trending_ids="{$(redis-cli -p "$FLICK_REDIS_PORT" ZREVRANGE 'rank:{trending}' 0 299 | paste -sd, -)}"
+    shown_ids="{$(sql -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM posts WHERE status = 'published'
+                          ORDER BY published_at DESC LIMIT 100) s")}"
     {
         echo "\\set tr '$trending_ids'"
+        echo "\\set sh '$shown_ids'"
         echo "PREPARE fy(bigint, boolean, text, bigint[], bigint[], boolean) AS $FY_SQL;"
-        for mode in force_custom_plan force_generic_plan; do
-            echo "SET plan_cache_mode = $mode;"
-            for _ in $(seq 1 $((EXPLAIN_REPS + 1))); do
-                echo "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY) EXECUTE fy($VIEWER, false, 'user', :'tr', '{}', false);"
+        for shown in "'{}'" ":'sh'"; do
+            for mode in force_custom_plan force_generic_plan; do
+                echo "SET plan_cache_mode = $mode;"
+                for _ in $(seq 1 $((EXPLAIN_REPS + 1))); do
+                    echo "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY) EXECUTE fy($VIEWER, false, 'user', :'tr', $shown, false);"
+                done
             done
         done
     } >"$FLICK_VAR/explain.sql"
@@ -279,12 +336,14 @@ if [ -n "$FY_SQL" ]; then
             grep -E "$2 Time" "$FLICK_VAR/explain.txt" | awk '{ print $3 }' |
                 sed -n "$(( $1 * (EXPLAIN_REPS + 1) + 2 )),$(( ($1 + 1) * (EXPLAIN_REPS + 1) ))p"
         }
-        EX_CUSTOM_PLAN=$(median $(times 0 Planning))
-        EX_CUSTOM_EXEC=$(median $(times 0 Execution))
-        EX_GENERIC_PLAN=$(median $(times 1 Planning))
-        EX_GENERIC_EXEC=$(median $(times 1 Execution))
-        EX_CUSTOM_SHARE=$(awk -v p="$EX_CUSTOM_PLAN" -v e="$EX_CUSTOM_EXEC" 'BEGIN { printf "%.0f", 100 * p / (p + e) }')
-        EX_GENERIC_SHARE=$(awk -v p="$EX_GENERIC_PLAN" -v e="$EX_GENERIC_EXEC" 'BEGIN { printf "%.1f", 100 * p / (p + e) }')
+        # 0, 1: first page, custom then generic; 2, 3: 100 ids shown, custom then generic.
+        declare -A ex
+        for m in 0 1 2 3; do
+            ex[$m,plan]=$(median $(times $m Planning))
+            ex[$m,exec]=$(median $(times $m Execution))
+            ex[$m,share]=$(awk -v p="${ex[$m,plan]}" -v e="${ex[$m,exec]}" 'BEGIN { printf "%.1f", 100 * p / (p + e) }')
+            ex[$m,total]=$(awk -v p="${ex[$m,plan]}" -v e="${ex[$m,exec]}" 'BEGIN { print p + e }')
+        done
     else
         note "EXPLAIN failed; see $FLICK_VAR/explain.txt"
     fi
@@ -360,6 +419,10 @@ section="$FLICK_VAR/section.md"
     echo "- wrk: $WRK_THREADS threads, $CONNS connections, ${DURATION} s per run, \`--latency\`, loopback only;"
     echo "  \`bench/feed.lua\` signs each request in as the next of the $N_USERS viewers, so every page"
     echo "  does one viewer's work (first pages: For You and trending start a new scroll each time)."
+    echo "- Later pages: $DEEP_VIEWERS viewers spread over the users each scrolled $DEEP_PAGES pages of For You"
+    echo "  beforehand ($SHOWN ids in the first one's snapshot); their snapshots are put back before every"
+    echo "  run of \"page $((DEEP_PAGES + 1))\", whose requests continue those scrolls in turn (a few pages deeper"
+    echo "  by the end of a run), so the query excludes a hundred or more ids already shown."
     echo "- After a ${WARM} s warm-up of each route and build, $ROUNDS rounds; each round runs every route on"
     echo "  every build in turn (interleaved), so slow and fast moments of the shared machine fall on all"
     echo "  of them. Tables give medians of the $ROUNDS runs."
@@ -374,7 +437,7 @@ section="$FLICK_VAR/section.md"
     for route in $ROUTES; do
         for b in $BUILDS; do
             k=$route,$b
-            printf '| GET %s | %s | %s | %s | %s | %s | %s | %s | %s | %s %% | %s %% |\n' "${ROUTE_PATH[$route]}" "${b^^}" \
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s %% | %s %% |\n' "${ROUTE_NAME[$route]}" "${b^^}" \
                 "$(fmt "${med[$k,1]}" 1)" "$(fmt "${med[$k,2]}" 1)" "$(fmt "${med[$k,3]}" 1)" "${med[$k,runs]}" \
                 "${med[$k,bad]}" "$(fmt "${med[$k,plan]}" 2)" "$(fmt "${med[$k,exec]}" 2)" \
                 "$(fmt "${med[$k,share]}" 1)" "$(fmt "${med[$k,planned]}" 0)"
@@ -388,7 +451,7 @@ section="$FLICK_VAR/section.md"
         echo "|---|---:|---:|---:|---:|---:|"
         for route in $ROUTES; do
             a=$route,a; bb=$route,b
-            printf '| GET %s | %s | %s | %s | %s / %s | %s / %s |\n' "${ROUTE_PATH[$route]}" \
+            printf '| %s | %s | %s | %s | %s / %s | %s / %s |\n' "${ROUTE_NAME[$route]}" \
                 "$(ratio "${med[$a,1]}" "${med[$bb,1]}")" "$(ratio "${med[$a,2]}" "${med[$bb,2]}")" \
                 "$(ratio "${med[$a,3]}" "${med[$bb,3]}")" "$(fmt "${med[$a,plan]}" 2)" "$(fmt "${med[$bb,plan]}" 2)" \
                 "$(fmt "${med[$a,exec]}" 2)" "$(fmt "${med[$bb,exec]}" 2)"
@@ -405,13 +468,19 @@ section="$FLICK_VAR/section.md"
     echo
     if [ $explain_ok = 1 ]; then
         echo "EXPLAIN (ANALYZE, TIMING OFF) of the For You candidate query as flickd sends it (text read from"
-        echo "the binary), for viewer $VIEWER with the current trending list and an empty scroll, prepared in psql"
-        echo "and executed $EXPLAIN_REPS times after one warm-up in each plan mode; medians:"
+        echo "the binary), for viewer $VIEWER with the current trending list, on a first page (nothing shown yet)"
+        echo "and with the newest 100 posts already shown (a later page), prepared in psql and executed"
+        echo "$EXPLAIN_REPS times after one warm-up in each plan mode; medians. \"Custom\" is planned with the values"
+        echo "on every run (force_custom_plan: what an unprepared statement pays); \"generic\" is planned once"
+        echo "without them (force_generic_plan: what a prepared statement runs once PostgreSQL switches, after 5)."
         echo
-        echo "| plan | planning ms | execution ms | planning share |"
-        echo "|---|---:|---:|---:|"
-        echo "| planned on every run (force_custom_plan: what an unprepared statement pays) | $(fmt "$EX_CUSTOM_PLAN" 2) | $(fmt "$EX_CUSTOM_EXEC" 2) | $EX_CUSTOM_SHARE % |"
-        echo "| generic plan, planned once (force_generic_plan: a prepared statement after 5 runs) | $(fmt "$EX_GENERIC_PLAN" 2) | $(fmt "$EX_GENERIC_EXEC" 2) | $EX_GENERIC_SHARE % |"
+        echo "| page | plan | planning ms | execution ms | total ms | planning share |"
+        echo "|---|---|---:|---:|---:|---:|"
+        for m in 0 1 2 3; do
+            page="first page"; [ $m -ge 2 ] && page="100 ids shown"
+            plan=custom; [ $((m % 2)) = 1 ] && plan=generic
+            echo "| $page | $plan | $(fmt "${ex[$m,plan]}" 2) | $(fmt "${ex[$m,exec]}" 2) | $(fmt "${ex[$m,total]}" 2) | ${ex[$m,share]} % |"
+        done
         echo
         echo "An unprepared statement also pays parsing and analysis on every run, which EXPLAIN does not show"
         echo "(the per-page planning figures above, from pg_stat_statements, do not include them either)."
