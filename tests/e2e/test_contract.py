@@ -123,6 +123,27 @@ class Profile(ApiTestCase):
             self.assertEqual((r.body["posts_count"], len(listed)), (n, n), viewer)
 
 
+class Metrics(ApiTestCase):
+    def test_latency_histograms_by_route_and_status(self):
+        user = new_user()
+        self.assertEqual(req(user, "GET", "/v1/me").status, 200)
+        self.assertEqual(srv.request("GET", "/v1/me").status, 401)
+        text = srv.request("GET", "/metrics").raw.decode()
+        counts = [l for l in text.splitlines()
+                  if l.startswith("flick_http_request_duration_seconds_count{") and 'route="/v1/me"' in l]
+        for status in ("200", "401"):
+            self.assertTrue(any('status="%s"' % status in l for l in counts), counts)
+        # Each series' buckets are cumulative and end at its count.
+        series = {}
+        for l in text.splitlines():
+            if l.startswith("flick_http_request_duration_seconds_bucket{") and 'route="/v1/me"' in l:
+                key = l[:l.index(",le=")]
+                series.setdefault(key, []).append(float(l.rsplit(" ", 1)[1]))
+        self.assertTrue(series)
+        for key, values in series.items():
+            self.assertEqual(values, sorted(values), key)
+
+
 class Rights(ApiTestCase):
     """A valid token without the right is 403; an object the caller may not see is 404."""
 
