@@ -458,7 +458,7 @@ void api_user_get(api_req *r)
             "(SELECT count(*) FROM follows f WHERE f.followee_id = u.id), "
             "(SELECT count(*) FROM follows f WHERE f.follower_id = u.id), "
             "(SELECT count(*) FROM posts p WHERE p.author_id = u.id AND p.status = 'published' "
-            " AND post_visible(p, $2::bigint, $3::boolean, $4)), "
+            " AND post_listed(p, $2::bigint, $3::boolean, $4)), "
             "EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $2::bigint AND f.followee_id = u.id) "
             "FROM users u WHERE u.username = $1 AND NOT u.banned",
             4, params, user_loaded, r);

@@ -1,8 +1,9 @@
 /* api/engagement.c: likes, the engagement events clients report, and the remix graph as
  * clients browse it (a post's remixes and its lineage) — API.md "Posts, drafts, remixes" and
- * "Engagement and feeds". Visibility is post_visible()'s; a post the caller may not see is
- * 404. Counters in posts.* change in the transaction that changes what they count. Not for
- * ranking: the rank role reads the events stored here. */
+ * "Engagement and feeds". Visibility is post_visible()'s (lists: post_listed(), which shows
+ * followers-only posts to followers only); a post the caller may not see is 404. Counters in
+ * posts.* change in the transaction that changes what they count. Not for ranking: the rank
+ * role reads the events stored here. */
 #include "api/handlers.h"
 #include "api/posts.h"
 #include "api/server.h"
@@ -163,7 +164,7 @@ void api_post_remixes(api_req *r)
         "SELECT post_json_for(c, $2::bigint)::text, post_engagement_score(c) || '|' || "
         "       to_char(c.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || c.id "
         "FROM posts c WHERE c.remix_of = $1::bigint AND c.status = 'published' "
-        "AND post_visible(c, $2::bigint, $3::boolean, $4) "
+        "AND post_listed(c, $2::bigint, $3::boolean, $4) "
         "AND ($5::bigint IS NULL OR (post_engagement_score(c), c.published_at, c.id) "
         "                           < ($5::bigint, $6::timestamptz, $7::bigint)) "
         "ORDER BY post_engagement_score(c) DESC, c.published_at DESC, c.id DESC LIMIT $8::int", 8, p1);
@@ -200,6 +201,6 @@ void api_post_lineage(api_req *r)
         "    SELECT p.remix_of, c.depth + 1 FROM chain c JOIN posts p ON p.id = c.id "
         "    WHERE p.remix_of IS NOT NULL AND c.depth < $5::int) "
         "SELECT post_json_for(p, $2::bigint)::text FROM chain c JOIN posts p ON p.id = c.id "
-        "WHERE post_visible(p, $2::bigint, $3::boolean, $4) ORDER BY c.depth DESC", 5, p);
+        "WHERE post_listed(p, $2::bigint, $3::boolean, $4) ORDER BY c.depth DESC", 5, p);
     db_run(r->thread->db, q, lineage_loaded, r);
 }

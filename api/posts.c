@@ -115,7 +115,7 @@ void api_user_posts(api_req *r)
         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id "
         "FROM posts p JOIN users u ON u.id = p.author_id "
         "WHERE u.username = $1 AND NOT u.banned AND p.status = 'published' "
-        "AND post_visible(p, $2::bigint, $3::boolean, $4) "
+        "AND post_listed(p, $2::bigint, $3::boolean, $4) "
         "AND ($5::timestamptz IS NULL OR (p.published_at, p.id) < ($5::timestamptz, $6::bigint)) "
         "ORDER BY p.published_at DESC, p.id DESC LIMIT $7::int", 7, p2);
     db_run(r->thread->db, q, user_posts_loaded, r);

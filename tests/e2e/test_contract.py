@@ -105,6 +105,40 @@ class Feeds(ApiTestCase):
         self.assertEqual(sorted(p for p in ids(scroll(following_mod, "/v1/feed")) if p in posts), sorted(posts))
 
 
+class FollowersOnlyInLists(ApiTestCase):
+    """A followers-only post is listed only to its author's followers, in every list, even to
+    a moderator, who may still open it by link."""
+
+    def test_every_list_of_a_moderator_who_does_not_follow(self):
+        author, other = new_users(2)
+        mod, following_mod = new_users(2, "moderator")
+        follow(following_mod, author)
+        root = make_post(mod)
+        remix = make_post(author, visibility="followers", cameos=[mod, following_mod])
+        sql("UPDATE posts SET remix_of = %d, remix_root = %d, remix_depth = 1 WHERE id = %d"
+            % (int(root), int(root), int(remix)))
+        child = make_post(other)
+        sql("UPDATE posts SET remix_of = %d, remix_root = %d, remix_depth = 2 WHERE id = %d"
+            % (int(remix), int(root), int(child)))
+        for viewer in (mod, following_mod):
+            sql("INSERT INTO notifications (user_id, type, actor_id, post_id) VALUES "
+                "(%d, 'remixed', %d, %d), (%d, 'cameo_used', %d, %d)"
+                % (int(viewer.id), int(author.id), int(remix), int(viewer.id), int(author.id), int(remix)))
+        for viewer, listed in ((mod, False), (following_mod, True)):
+            self.assertEqual(req(viewer, "GET", "/v1/posts/%s" % remix).status, 200)
+            lists = {
+                "user posts": ids(list_all(viewer, "/v1/users/%s/posts" % author.name)),
+                "remixes": ids(list_all(viewer, "/v1/posts/%s/remixes" % root)),
+                "lineage": ids(req(viewer, "GET", "/v1/posts/%s/lineage" % child).body["items"]),
+                "appearances": ids(list_all(viewer, "/v1/me/cameo/appearances")),
+                "notifications": [n["post_id"] for n in list_all(viewer, "/v1/me/notifications")],
+            }
+            for name, got in lists.items():
+                self.assertEqual(remix in got, listed, (viewer, name, got))
+            r = req(viewer, "GET", "/v1/users/%s" % author.name)
+            self.assertEqual(r.body["posts_count"], 1 if listed else 0, viewer)
+
+
 class Profile(ApiTestCase):
     def test_posts_count_counts_what_the_viewer_may_see(self):
         author, follower, stranger = new_users(3)
