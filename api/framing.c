@@ -31,6 +31,7 @@ void api_framer_init(api_framer *f)
     f->status = 0;
     f->code = f->message = NULL;
     f->request_id[0] = '\0';
+    f->path[0] = '\0';
 }
 
 int api_framer_in_request(const api_framer *f)
@@ -78,9 +79,17 @@ static api_frame_event check_head(api_framer *f)
     int known = 0;
     for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
         if ((size_t)(sp1 - p) == strlen(methods[m]) && memcmp(p, methods[m], (size_t)(sp1 - p)) == 0) known = 1;
-    if (!known) return reject(f, 405, "method_not_allowed", "unsupported request method");
     char *target = sp1 + 1;
     char *sp2 = memchr(target, ' ', (size_t)(eol - target));
+    if (!known) {
+        size_t n = sp2 ? strcspn(target, "? ") : 0;
+        f->path[0] = '\0';
+        if (n < sizeof f->path) {
+            memcpy(f->path, target, n);
+            f->path[n] = '\0';
+        }
+        return reject(f, 405, "method_not_allowed", "unsupported request method");
+    }
     if (!sp2 || sp2 == target) return reject(f, 400, "invalid_request", "malformed request line");
     if (eol - 1 - (sp2 + 1) != 8 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
         (sp2[8] != '0' && sp2[8] != '1'))

@@ -33,6 +33,8 @@ typedef struct api_framer {
     int status;             /* FRAME_REJECT: HTTP status to answer */
     const char *code;       /* FRAME_REJECT: API error code */
     const char *message;    /* FRAME_REJECT: human sentence naming the problem */
+    char path[256];         /* FRAME_REJECT 405: the request's path without its query
+                             * ("" if longer), for the refusal's Allow */
     char request_id[40];    /* the current request's X-Request-Id once its head is read
                              * (unchecked, "" if absent or too long), for the refusal */
 } api_framer;

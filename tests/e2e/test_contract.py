@@ -178,6 +178,23 @@ class Metrics(ApiTestCase):
             self.assertEqual(values, sorted(values), key)
 
 
+class MethodNotAllowed(ApiTestCase):
+    def test_an_unknown_method_is_405_with_allow(self):
+        cases = ((b"PROPFIND /v1/me", "GET, PATCH"), (b"TRACE /v1/posts/12/like?x=1", "POST, DELETE"),
+                 (b"PROPFIND /v1/no/such/path", ""))
+        for line, allow in cases:
+            with srv.raw() as conn:
+                conn.send(line + b" HTTP/1.1\r\nHost: x\r\nX-Request-Id: m-1\r\n\r\n")
+                status, headers, body = conn.response()
+            self.assertEqual(status, 405, body)
+            self.assertEqual(headers.get("allow"), allow, line)
+            self.assertIn(b"method_not_allowed", body)
+        # The same Allow as a known method the path does not serve.
+        r = srv.request("PUT", "/v1/me")
+        self.assertError(r, 405, "method_not_allowed")
+        self.assertEqual(r.headers.get("Allow"), "GET, PATCH")
+
+
 class Rights(ApiTestCase):
     """A valid token without the right is 403; an object the caller may not see is 404."""
 

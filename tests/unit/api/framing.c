@@ -131,3 +131,15 @@ Test(framing, keeps_the_refused_requests_id)
     expect_reject(head, 413);
     cr_assert_str_eq(fr.request_id, "");
 }
+
+Test(framing, keeps_the_path_of_an_unknown_method)
+{
+    expect_reject("PROPFIND /v1/posts/7/like?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", 405);
+    cr_assert_str_eq(fr.path, "/v1/posts/7/like");
+    expect_reject("PROPFIND /v1/me HTTP/1.1\r\n\r\n", 405);
+    cr_assert_str_eq(fr.path, "/v1/me");
+    char head[400];
+    snprintf(head, sizeof head, "PROPFIND /%0300d HTTP/1.1\r\n\r\n", 1);
+    expect_reject(head, 405);
+    cr_assert_str_eq(fr.path, "");
+}
