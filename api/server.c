@@ -245,16 +245,18 @@ static void send_refusal(conn *c, struct evbuffer *out, int status, const char *
     }
     int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
     /* A method the server never serves: Allow names the ones this path has (none for an
-     * unknown path). */
-    char allow[160] = "";
+     * unknown path). Too many connections: retry once one has closed. */
+    char extra[160] = "";
     if (status == 405) {
         char methods[128] = "";
         if (c->framer.path[0]) api_route_match(0, c->framer.path, NULL, NULL, methods, sizeof methods);
-        snprintf(allow, sizeof allow, "Allow: %s\r\n", methods);
+        snprintf(extra, sizeof extra, "Allow: %s\r\n", methods);
+    } else if (status == 429) {
+        snprintf(extra, sizeof extra, "Retry-After: 1\r\n");
     }
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n%sContent-Type: application/json; charset=utf-8\r\n"
                              "X-Request-Id: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-                        status, reason, allow, rid, blen, body);
+                        status, reason, extra, rid, blen, body);
 }
 
 static void reject_conn(conn *c, int status, const char *code, const char *message)
