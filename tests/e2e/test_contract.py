@@ -216,6 +216,25 @@ class TooManyConnections(ApiTestCase):
             capped.stop()
 
 
+class ModerationNotifications(ApiTestCase):
+    def moderation_notes(self, user):
+        return [(n["actor"]["id"], n["post_id"]) for n in list_all(user, "/v1/me/notifications")
+                if n["type"] == "moderation"]
+
+    def test_a_moderators_removal_tells_the_author(self):
+        author = new_user()
+        mod = new_user("moderator")
+        by_mod, by_author = make_post(author), make_post(author)
+        self.assertEqual(req(author, "DELETE", "/v1/posts/%s" % by_author).status, 204)
+        self.assertEqual(self.moderation_notes(author), [])
+        self.assertEqual(req(mod, "DELETE", "/v1/posts/%s" % by_mod).status, 204)
+        self.assertEqual(self.moderation_notes(author), [(mod.id, by_mod)])
+        # Removing it again tells nobody anything new.
+        self.assertEqual(req(mod, "DELETE", "/v1/posts/%s" % by_mod).status, 204)
+        self.assertEqual(self.moderation_notes(author), [(mod.id, by_mod)])
+        self.assertEqual(self.moderation_notes(mod), [])
+
+
 class Rights(ApiTestCase):
     """A valid token without the right is 403; an object the caller may not see is 404."""
 
