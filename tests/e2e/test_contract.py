@@ -107,7 +107,8 @@ class Feeds(ApiTestCase):
 
 class FollowersOnlyInLists(ApiTestCase):
     """A followers-only post is listed only to its author's followers, in every list, even to
-    a moderator, who may still open it by link."""
+    a moderator, who may still open it by link; only the posts that feature me list it to me
+    whoever I follow."""
 
     def test_every_list_of_a_moderator_who_does_not_follow(self):
         author, other = new_users(2)
@@ -130,11 +131,13 @@ class FollowersOnlyInLists(ApiTestCase):
                 "user posts": ids(list_all(viewer, "/v1/users/%s/posts" % author.name)),
                 "remixes": ids(list_all(viewer, "/v1/posts/%s/remixes" % root)),
                 "lineage": ids(req(viewer, "GET", "/v1/posts/%s/lineage" % child).body["items"]),
-                "appearances": ids(list_all(viewer, "/v1/me/cameo/appearances")),
-                "notifications": [n["post_id"] for n in list_all(viewer, "/v1/me/notifications")],
+                "remixed notifications": [n["post_id"] for n in list_all(viewer, "/v1/me/notifications")
+                                          if n["type"] == "remixed"],
             }
             for name, got in lists.items():
                 self.assertEqual(remix in got, listed, (viewer, name, got))
+            # A post that features me is a use of my likeness: listed to me either way.
+            self.assertIn(remix, ids(list_all(viewer, "/v1/me/cameo/appearances")), viewer)
             r = req(viewer, "GET", "/v1/users/%s" % author.name)
             self.assertEqual(r.body["posts_count"], 1 if listed else 0, viewer)
 
@@ -262,8 +265,9 @@ class Rights(ApiTestCase):
 
 
 class Appearances(ApiTestCase):
-    """GET /v1/me/cameo/appearances lists the drafts of others, and otherwise only posts I
-    may open; `cameo_used` notifications follow it."""
+    """GET /v1/me/cameo/appearances lists every use of my likeness (drafts of others,
+    followers-only posts of strangers, held posts), never removed ones or, for a minor,
+    restricted ones; `cameo_used` notifications follow it."""
 
     def cameo_used(self, user):
         return [n["post_id"] for n in list_all(user, "/v1/me/notifications") if n["type"] == "cameo_used"]
@@ -272,7 +276,7 @@ class Appearances(ApiTestCase):
         sql("INSERT INTO notifications (user_id, type, actor_id, post_id) VALUES (%d, 'cameo_used', %d, %d)"
             % (int(user.id), int(author.id), int(pid)))
 
-    def test_only_posts_i_may_open_besides_drafts(self):
+    def test_every_use_of_my_likeness_even_where_the_page_is_closed_to_me(self):
         author, x, other = new_users(3)
         draft = make_post(author, status="draft", cameos=[x])
         public = make_post(author, cameos=[x])
@@ -284,16 +288,18 @@ class Appearances(ApiTestCase):
             % (int(with_revoked), int(other.id)))
         for pid in (draft, public, followers_only, hidden, removed, with_revoked):
             self.notify_cameo(author, x, pid)
-        for pid in (followers_only, hidden, removed, with_revoked):
+        for pid in (draft, followers_only, hidden, removed, with_revoked):
             self.assertEqual(req(x, "GET", "/v1/posts/%s" % pid).status, 404, pid)
-        self.assertEqual(sorted(ids(list_all(x, "/v1/me/cameo/appearances"))), sorted([draft, public]))
-        self.assertEqual(sorted(self.cameo_used(x)), sorted([draft, public]))
-        # Following the author opens the followers-only post, and lists it.
-        follow(x, author)
-        self.assertEqual(sorted(ids(list_all(x, "/v1/me/cameo/appearances"))), sorted([draft, public, followers_only]))
-        self.assertEqual(sorted(self.cameo_used(x)), sorted([draft, public, followers_only]))
+        every = sorted([draft, public, followers_only, hidden, with_revoked])
+        self.assertEqual(sorted(ids(list_all(x, "/v1/me/cameo/appearances"))), every)
+        self.assertEqual(sorted(self.cameo_used(x)), every)
+        # Found there, each one can be taken down by the person it features.
+        self.assertEqual(req(x, "DELETE", "/v1/posts/%s/cameos/me" % followers_only).status, 204)
         # The person who revoked still sees the post they took down.
         self.assertIn(with_revoked, ids(list_all(other, "/v1/me/cameo/appearances")))
+        # A banned author's posts are gone from everyone's appearances.
+        sql("UPDATE users SET banned = true WHERE id = %d" % int(author.id))
+        self.assertEqual(ids(list_all(x, "/v1/me/cameo/appearances")), [])
 
     def test_restricted_posts_are_never_listed_to_a_minor(self):
         author = new_user()
