@@ -509,18 +509,7 @@ section=$(mktemp)
     echo "$END_MARK"
 } >"$section"
 
-# Replace the section between the markers, or append it; the rest of the file stays as it is.
-tmp="$REPORT.tmp.$$"
-if [ -f "$REPORT" ] && grep -qF "$BEGIN_MARK" "$REPORT" && grep -qF "$END_MARK" "$REPORT"; then
-    awk -v b="$BEGIN_MARK" -v e="$END_MARK" -v f="$section" '
-        $0 == b { while ((getline line < f) > 0) print line; skip = 1; next }
-        skip && $0 == e { skip = 0; next }
-        !skip { print }
-    ' "$REPORT" >"$tmp"
-else
-    { [ -f "$REPORT" ] && cat "$REPORT" && echo; cat "$section"; } >"$tmp"
-fi
-mv "$tmp" "$REPORT"
+put_section "$REPORT" "$BEGIN_MARK" "$END_MARK" "$section"
 rm -f "$section"
 
 note "wrote the Generation pipeline section of bench/REPORT.md (${ELAPSED} s)"
