@@ -359,25 +359,18 @@ void api_me_patch(api_req *r)
 
 /* ---- invites ---- */
 
+static json_t *invite_item(api_req *r, const PGresult *res, int row)
+{
+    (void)r;
+    json_t *used_by = PQgetisnull(res, row, 3) ? json_null() : json_string(PQgetvalue(res, row, 3));
+    return json_pack("{s:s,s:s,s:b,s:o}", "code", PQgetvalue(res, row, 0), "created_at", PQgetvalue(res, row, 1),
+                     "used", !PQgetisnull(res, row, 2), "used_by", used_by);
+}
+
+/* Columns: code, created_at, used_at, used_by's username, the cursor payload. */
 static void invites_listed(void *arg, const db_reply *rep)
 {
-    api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    int n = PQntuples(res), limit = *(int *)r->state;
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++) {
-        json_t *used_by = PQgetisnull(res, i, 3) ? json_null() : json_string(PQgetvalue(res, i, 3));
-        json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:o}",
-            "code", PQgetvalue(res, i, 0), "created_at", PQgetvalue(res, i, 1),
-            "used", !PQgetisnull(res, i, 2), "used_by", used_by));
-    }
-    const char *next = n > limit ? arena_printf(r->arena, "%s|%s", PQgetvalue(res, limit - 1, 4),
-                                                PQgetvalue(res, limit - 1, 0)) : NULL;
-    api_reply_list(r, items, next);
+    api_reply_page(arg, rep, 0, invite_item, 4);
 }
 
 /* Timestamps in cursors keep microseconds so that keyset paging never skips or repeats. */
@@ -392,7 +385,7 @@ void api_invites_list(api_req *r)
     r->state = limit;
     const char *params[] = { api_viewer_id(r), after_ts, after_code, arena_printf(r->arena, "%d", *limit + 1) };
     db_exec(r->thread->db,
-            "SELECT i.code, " TS_API("i.created_at") ", i.used_at, u.username, " TS_USEC("i.created_at") " "
+            "SELECT i.code, " TS_API("i.created_at") ", i.used_at, u.username, " TS_USEC("i.created_at") " || '|' || i.code "
             "FROM invites i LEFT JOIN users u ON u.id = i.used_by WHERE i.created_by = $1::bigint "
             "AND ($2::timestamptz IS NULL OR (i.created_at, i.code) < ($2::timestamptz, $3)) "
             "ORDER BY i.created_at DESC, i.code DESC LIMIT $4::int",

@@ -68,18 +68,15 @@ void api_cameo_delete(api_req *r)
 }
 
 /* A page of users: FEED_USER_COLS, then the cursor payload that continues after the row. */
+static json_t *user_item(api_req *r, const PGresult *res, int row)
+{
+    (void)r;
+    return feed_user_json(res, row, 0);
+}
+
 static void users_listed(void *arg, const db_reply *rep)
 {
-    api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    int n = PQntuples(res), limit = *(int *)r->state;
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++) json_array_append_new(items, feed_user_json(res, i, 0));
-    api_reply_list(r, items, n > limit ? PQgetvalue(res, limit - 1, FEED_USER_NCOLS) : NULL);
+    api_reply_page(arg, rep, 0, user_item, FEED_USER_NCOLS);
 }
 
 /* Newest approval first; the cursor holds "<approved at>|<user id>" of the last one shown. */
@@ -128,12 +125,7 @@ void api_cameo_approval_delete(api_req *r)
 
 static void appearances_loaded(void *arg, const db_reply *rep)
 {
-    api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    api_reply_post_page(r, rep->results[0], *(int *)r->state);
+    api_reply_post_page(arg, rep, 0);
 }
 
 void api_cameo_appearances(api_req *r)

@@ -128,7 +128,7 @@ static void remixes_loaded(void *arg, const db_reply *rep)
 {
     api_req *r = arg;
     if (!api_db_row(r, rep, 0, "no such post")) return;
-    api_reply_post_page(r, rep->results[1], *(int *)r->state);
+    api_reply_post_page(r, rep, 1);
 }
 
 /* Direct remixes, most engaging first (post_engagement_score(), migrations/0009), then

@@ -561,7 +561,7 @@ static void following_loaded(void *arg, const db_reply *rep)
         api_reply_unavailable(r);
         return;
     }
-    api_reply_post_page(r, rep->results[0], *(int *)r->state);
+    api_reply_post_page(r, rep, 0);
 }
 
 void api_feed_following(api_req *r)

@@ -320,19 +320,7 @@ void api_generation_get(api_req *r)
 
 static void list_loaded(void *arg, const db_reply *rep)
 {
-    api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    int n = PQntuples(res), limit = *(int *)r->state;
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, json_loads(PQgetvalue(res, i, 0), 0, NULL));
-    const char *next = n > limit ? arena_printf(r->arena, "%s|%s", PQgetvalue(res, limit - 1, 1),
-                                                PQgetvalue(res, limit - 1, 2)) : NULL;
-    api_reply_list(r, items, next);
+    api_reply_page(arg, rep, 0, api_row_json, 1);
 }
 
 void api_generations_list(api_req *r)
@@ -344,7 +332,7 @@ void api_generations_list(api_req *r)
     const char *params[] = { api_viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
     db_exec(r->thread->db,
             "SELECT generation_json(g)::text, "
-            "to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), g.id "
+            "to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || g.id "
             "FROM generations g WHERE g.user_id = $1::bigint "
             "AND ($2::timestamptz IS NULL OR (g.created_at, g.id) < ($2::timestamptz, $3::bigint)) "
             "ORDER BY g.created_at DESC, g.id DESC LIMIT $4::int", 4, params, list_loaded, r);

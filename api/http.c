@@ -259,6 +259,26 @@ void api_reply_list(api_req *r, json_t *items, const char *next_payload)
     api_reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next));
 }
 
+json_t *api_row_json(api_req *r, const PGresult *res, int row)
+{
+    (void)r;
+    json_t *v = json_loads(PQgetvalue(res, row, 0), JSON_DECODE_ANY, NULL);
+    return v ? v : json_null();
+}
+
+void api_reply_page(api_req *r, const db_reply *rep, int index, api_row_item item, int cursor_col)
+{
+    if (rep->status != DB_OK) {
+        api_reply_unavailable(r);
+        return;
+    }
+    const PGresult *res = rep->results[index < 0 ? rep->nresults + index : index];
+    int n = PQntuples(res), limit = *(int *)r->state;
+    json_t *items = json_array();
+    for (int i = 0; i < n && i < limit; i++) json_array_append_new(items, item(r, res, i));
+    api_reply_list(r, items, n > limit ? PQgetvalue(res, limit - 1, cursor_col) : NULL);
+}
+
 int api_body_object(api_req *r)
 {
     if (!json_is_object(r->body)) {

@@ -109,6 +109,16 @@ int api_page_cursor(api_req *r, char *payload);
 /* Answers 200 {"items": items, "next_cursor": sealed(next) or null}; takes `items`. */
 void api_reply_list(api_req *r, json_t *items, const char *next_payload);
 
+/* One row of a page as its list item: a new reference, never NULL. */
+typedef json_t *(*api_row_item)(api_req *r, const struct pg_result *res, int row);
+/* The item of a row whose column 0 is JSON text PostgreSQL built (null if it is broken). */
+json_t *api_row_json(api_req *r, const struct pg_result *res, int row);
+/* Answers a page from statement `index` of rep (-1: the last): item() of each of the first
+ * *(int *)r->state rows (the limit; the query asked for one more), and when that extra row
+ * came back, a next_cursor holding column `cursor_col` of the last row shown. 503 when the
+ * query failed. */
+void api_reply_page(api_req *r, const struct db_reply *rep, int index, api_row_item item, int cursor_col);
+
 /* Body field readers. Each returns 0 with *out set (NULL / unchanged when absent and not
  * required), or answers 400 naming the field and returns -1. Strings are counted in
  * characters (UTF-8 code points); jansson has already checked the encoding. */

@@ -103,21 +103,21 @@ static json_t *case_object(api_req *r, const PGresult *res, int row, int col)
     return c;
 }
 
-/* Answers a page. Each row holds an object's text in column 0 (a case also its post's text
- * in column 1) and, in its last column, the cursor payload that continues after it. */
-static void page_loaded(void *arg, const db_reply *rep)
+static json_t *case_item(api_req *r, const PGresult *res, int row)
 {
-    api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    int limit = *(int *)r->state, n = PQntuples(res), last = PQnfields(res) - 1;
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, last == 2 ? case_object(r, res, i, 0) : json_from_text(PQgetvalue(res, i, 0)));
-    api_reply_list(r, items, n > limit ? PQgetvalue(res, limit - 1, last) : NULL);
+    return case_object(r, res, row, 0);
+}
+
+/* A page of cases: each row holds the case's text, its post's text, the cursor payload. */
+static void cases_loaded(void *arg, const db_reply *rep)
+{
+    api_reply_page(arg, rep, 0, case_item, 2);
+}
+
+/* A page of audit entries: each row holds the entry's text, the cursor payload. */
+static void audit_loaded(void *arg, const db_reply *rep)
+{
+    api_reply_page(arg, rep, 0, api_row_json, 1);
 }
 
 void api_moderation_queue(api_req *r)
@@ -142,7 +142,7 @@ void api_moderation_queue(api_req *r)
             "FROM q JOIN posts p ON p.id = (q.c).post_id "
             "WHERE $3::numeric IS NULL OR q.pr < $3::numeric OR (q.pr = $3::numeric AND (q.c).id > $4::bigint) "
             "ORDER BY q.pr DESC, (q.c).id LIMIT $5::int",
-            5, params, page_loaded, r);
+            5, params, cases_loaded, r);
 }
 
 /* Answers the case of the last statement: 200 with it, or `none` when there is no row. */
@@ -225,5 +225,5 @@ void api_moderation_audit(api_req *r)
     db_exec(r->thread->db,
             "SELECT audit_json(a)::text, a.id::text FROM audit_log a "
             "WHERE $1::bigint IS NULL OR a.id < $1::bigint ORDER BY a.id DESC LIMIT $2::int",
-            2, params, page_loaded, r);
+            2, params, audit_loaded, r);
 }

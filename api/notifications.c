@@ -13,19 +13,7 @@
 
 static void notifications_loaded(void *arg, const db_reply *rep)
 {
-    api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    const PGresult *res = rep->results[0];
-    int n = PQntuples(res), limit = *(int *)r->state;
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++) {
-        json_t *item = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-        json_array_append_new(items, item ? item : json_null());
-    }
-    api_reply_list(r, items, n > limit ? PQgetvalue(res, limit - 1, 1) : NULL);
+    api_reply_page(arg, rep, 0, api_row_json, 1);
 }
 
 /* Newest first; the cursor holds the id of the last one shown. */

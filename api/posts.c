@@ -25,15 +25,14 @@ json_t *api_post_object(api_req *r, const char *json_text)
     return post ? post : json_null();
 }
 
-void api_reply_post_page(api_req *r, const void *pgresult, int limit)
+static json_t *post_item(api_req *r, const PGresult *res, int row)
 {
-    const PGresult *res = pgresult;
-    int n = PQntuples(res);
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, api_post_object(r, PQgetvalue(res, i, 0)));
-    const char *next = n > limit ? PQgetvalue(res, limit - 1, 1) : NULL;
-    api_reply_list(r, items, next);
+    return api_post_object(r, PQgetvalue(res, row, 0));
+}
+
+void api_reply_post_page(api_req *r, const db_reply *rep, int index)
+{
+    api_reply_page(r, rep, index, post_item, 1);
 }
 
 static int valid_id(api_req *r)
@@ -66,12 +65,7 @@ void api_post_get(api_req *r)
 
 static void page_loaded(void *arg, const db_reply *rep)
 {
-    api_req *r = arg;
-    if (rep->status != DB_OK) {
-        api_reply_unavailable(r);
-        return;
-    }
-    api_reply_post_page(r, rep->results[rep->nresults - 1], *(int *)r->state);
+    api_reply_post_page(arg, rep, -1);
 }
 
 void api_drafts_list(api_req *r)

@@ -7,8 +7,8 @@
 /* A `post` object from post_json()'s text; never NULL (a broken row becomes null). */
 json_t *api_post_object(api_req *r, const char *json_text);
 
-/* Answers a page of posts: rows of `res` hold post_json() text in column 0 and the cursor
- * payload (sort key) in column 1; `limit` rows are shown, one more means a next page. */
-void api_reply_post_page(api_req *r, const void *pgresult, int limit);
+/* Answers a page of posts (api_reply_page): rows of statement `index` hold post_json_for()
+ * text in column 0 and the cursor payload (sort key) in column 1. */
+void api_reply_post_page(api_req *r, const struct db_reply *rep, int index);
 
 #endif
