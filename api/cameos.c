@@ -142,7 +142,7 @@ void api_cameo_appearances(api_req *r)
     }
     const char *p[] = { api_viewer_id(r), after, arena_printf(r->arena, "%d", *limit + 1),
                         r->viewer.minor ? "t" : "f", api_viewer_role(r) };
-    /* Drafts of others included; otherwise what I may open (appearance_visible, 0014). */
+    /* Every post that features me, drafts of others included (appearance_visible, migrations/0014). */
     db_exec(r->thread->db,
             "SELECT post_json_for(p, $1::bigint)::text, p.id::text FROM post_cameos pc JOIN posts p ON p.id = pc.post_id "
             "WHERE pc.user_id = $1::bigint AND appearance_visible(p, $1::bigint, $4::boolean, $5) "
