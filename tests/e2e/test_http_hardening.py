@@ -415,6 +415,7 @@ class ConnectionCap(Base):
         self.assertEqual(st, 429, out)
         self.assertTrue(headers.get("x-request-id"), out)
         self.assertEqual(json.loads(body)["error"]["code"], "rate_limited")
+        self.assertTrue(headers.get("retry-after", "").isdigit(), out)   # as every 429
         self.assertTrue(closed)
 
     def wait_usable(self, timeout=3.0):
