@@ -64,6 +64,12 @@ static void metrics_jobs(void *arg, const db_reply *rep)
     struct evbuffer *out = evbuffer_new();
     api_metrics_write(out);
     evbuffer_add_printf(out,
+        "# HELP flick_http_connections Client connections open, per event loop.\n"
+        "# TYPE flick_http_connections gauge\n");
+    for (int i = 0; i < s->nthreads; i++)
+        evbuffer_add_printf(out, "flick_http_connections{loop=\"%d\"} %d\n", i,
+                            atomic_load_explicit(&s->threads[i].conns, memory_order_relaxed));
+    evbuffer_add_printf(out,
         "# HELP flick_db_connections PostgreSQL connections by state, per event loop.\n"
         "# TYPE flick_db_connections gauge\n");
     unsigned long long waits = 0, rejected = 0, kv_failed = 0;

@@ -144,6 +144,7 @@ static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
     (void)evcon;
     conn *c = arg;
     if (c->counted) ip_release(c->ip);
+    atomic_fetch_sub_explicit(&c->t->conns, 1, memory_order_relaxed);
     conn_forget(c);
     evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
     event_free(c->setup);
@@ -345,6 +346,7 @@ static void on_setup(evutil_socket_t fd, short what, void *arg)
     c->next = by_evcon[slot];
     by_evcon[slot] = c;
     evhttp_connection_set_closecb(c->evcon, on_conn_closed, c);
+    atomic_fetch_add_explicit(&c->t->conns, 1, memory_order_relaxed);
     char *addr = NULL;
     ev_uint16_t port = 0;
     evhttp_connection_get_peer(c->evcon, &addr, &port);
@@ -356,9 +358,23 @@ static void on_setup(evutil_socket_t fd, short what, void *arg)
     c->counted = 1;
 }
 
+/* The loops share one listening socket and take turns at it: the loop whose turn it is
+ * accepts one connection, then hands the turn to the next. Left to themselves, all loops wake
+ * for a connection and the first takes every one waiting, so a client that opens its
+ * connections at once lands them all on one loop while the others idle. Only the holder of
+ * the turn changes it, so exactly one listener is enabled at any time. */
+static void pass_accept_turn(struct api_thread *t)
+{
+    api_server *s = t->server;
+    if (s->nthreads < 2) return;
+    evconnlistener_disable(t->listener);
+    evconnlistener_enable(s->threads[(t->index + 1) % s->nthreads].listener);
+}
+
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
     struct api_thread *t = arg;
+    pass_accept_turn(t);
     conn *c = xcalloc(1, sizeof *c);
     c->t = t;
     c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -585,11 +601,14 @@ int api_server_run(const core_config *cfg)
         evhttp_set_default_content_type(t->http, API_JSON);
         evhttp_set_bevcb(t->http, make_bev, t);
         evhttp_set_gencb(t->http, on_request, t);
-        struct evconnlistener *l = evconnlistener_new(t->base, NULL, NULL, LEV_OPT_REUSEABLE, -1, fd);
-        if (!l || !evhttp_bind_listener(t->http, l)) {
+        /* Thread-safe: the loop before this one enables it (see pass_accept_turn). */
+        t->listener = evconnlistener_new(t->base, NULL, NULL,
+                                         LEV_OPT_REUSEABLE | LEV_OPT_THREADSAFE, -1, fd);
+        if (!t->listener || !evhttp_bind_listener(t->http, t->listener)) {
             log_msg(LOG_ERROR, "cannot attach the listening socket", NULL);
             goto out;
         }
+        if (i > 0) evconnlistener_disable(t->listener);
     }
 
     log_msg(LOG_INFO, "listening", "\"host\":\"%s\",\"port\":%d,\"threads\":%d",

@@ -26,6 +26,8 @@ struct api_thread {
     work_loop *work;            /* where CPU work comes back */
     api_server *server;
     pthread_t tid;              /* loops other than the first run on their own thread */
+    struct evconnlistener *listener; /* on the shared socket; enabled on this loop's turn */
+    atomic_int conns;           /* client connections open on this loop (for /metrics) */
 };
 
 struct api_server {

@@ -454,5 +454,46 @@ class ConnectionCap(Base):
         self.wait_usable()
 
 
+class LoopBalance(Base):
+    """Connections opened together are spread over the event loops, one each in turn, and
+    /metrics shows each loop's open connections."""
+    LOOPS = 3
+
+    @classmethod
+    def setUpClass(cls):
+        cls.multi = flick.start_server({"FLICK_THREADS": cls.LOOPS}, name="loops")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.multi.stop()
+
+    def per_loop(self):
+        text = self.multi.request("GET", "/metrics").raw.decode()
+        counts = {int(m.group(1)): int(m.group(2)) for m in
+                  re.finditer(r'^flick_http_connections\{loop="(\d+)"\} (\d+)$', text, re.M)}
+        self.assertEqual(sorted(counts), list(range(self.LOOPS)), text[:400])
+        return counts
+
+    def test_connections_opened_at_once_are_spread_evenly(self):
+        n = 4 * self.LOOPS
+        socks = [self.multi.connect() for _ in range(n)]
+        try:
+            for s in socks:
+                s.sendall(HEALTHZ)
+            for s in socks:
+                self.assertEqual(flick.read_response(s)[0], 200)
+            counts = self.per_loop()     # the request's own connection is one more
+            self.assertEqual(sum(counts.values()), n + 1, counts)
+            self.assertLessEqual(max(counts.values()) - min(counts.values()), 1, counts)
+        finally:
+            for s in socks:
+                s.close()
+        end = time.monotonic() + 3.0
+        while sum(self.per_loop().values()) > 1:   # closed ones are released
+            if time.monotonic() > end:
+                self.fail("closed connections still counted: %r" % self.per_loop())
+            time.sleep(0.05)
+
+
 if __name__ == "__main__":
     unittest.main()
