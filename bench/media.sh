@@ -13,18 +13,24 @@
 #      pictures written as PPM, BENCH_MEDIA_REPS interleaved rounds; medians.
 #   3. Jobs under API load: throw-away PostgreSQL and Redis under var/bench-media, flickd
 #      `all` (from a copy named flick-bench, as bench/run.sh does) with FLICK_WORKERS=W for
-#      each W of BENCH_MEDIA_WORKERS. Per W, a fresh flickd: idle GET /v1/me p99 with wrk
-#      (median of BENCH_MEDIA_IDLE_RUNS windows; one window is at the mercy of the neighbours;
-#      every window is taken by wrk and again by bench/loadgen, a one-thread client),
-#      then BENCH_MEDIA_JOBS generations queued through POST /v1/generations and wrk on
-#      /v1/me in windows of the same length for as long as they run (medians over the
-#      windows in which jobs ran throughout); jobs succeeded per minute from the database.
+#      each W of BENCH_MEDIA_WORKERS. Per W, a fresh flickd: GET /v1/me in windows taken in
+#      turn by three clients: wrk and bench/loadgen as fast as they can (closed loop), and
+#      bench/loadgen at a fixed rate ("paced": BENCH_MEDIA_PACED_SHARE percent of what
+#      loadgen reached in the first idle window of the first run, the same rate throughout).
+#      BENCH_MEDIA_IDLE_RUNS idle windows per client, then BENCH_MEDIA_JOBS generations queued
+#      through POST /v1/generations and windows of the same length for as long as they run,
+#      then BENCH_MEDIA_IDLE_AFTER idle windows per client again, so that a change of the
+#      neighbours' load during the run weighs on both sides. Per client, the median over its
+#      idle windows against the median over the windows in which jobs ran throughout; jobs
+#      succeeded per minute from the database.
 #
 # Environment (defaults in brackets):
 #   BENCH_MEDIA_CLIPS [3]  BENCH_MEDIA_SECONDS [4]  BENCH_MEDIA_REPS [5]
 #   BENCH_MEDIA_JOBS [12]  BENCH_MEDIA_JOB_SECONDS [4]  BENCH_MEDIA_WORKERS ["1 2"]
 #   BENCH_MEDIA_IDLE_S seconds of each idle wrk window [10]
-#   BENCH_MEDIA_IDLE_RUNS idle wrk windows per run, their median taken [3]
+#   BENCH_MEDIA_IDLE_RUNS idle windows per client before the jobs [3]
+#   BENCH_MEDIA_IDLE_AFTER idle windows per client after the jobs [1]
+#   BENCH_MEDIA_PACED_SHARE the paced client's rate, percent of the closed-loop rate [50]
 #   BENCH_MEDIA_JOBS_MAX_S time limit for the jobs of one run [900]
 #   BENCH_MEDIA_PG_PORT [25862]  BENCH_MEDIA_REDIS_PORT [26812]  BENCH_MEDIA_FLICK_PORT [28190]
 #   FLICK_BUILD [build]
@@ -42,11 +48,13 @@ JOB_SECONDS=${BENCH_MEDIA_JOB_SECONDS:-4}
 WORKER_RUNS=${BENCH_MEDIA_WORKERS:-1 2}
 IDLE_S=${BENCH_MEDIA_IDLE_S:-10}
 IDLE_RUNS=${BENCH_MEDIA_IDLE_RUNS:-3}
+IDLE_AFTER=${BENCH_MEDIA_IDLE_AFTER:-1}
+PACED_SHARE=${BENCH_MEDIA_PACED_SHARE:-50}
 JOBS_MAX_S=${BENCH_MEDIA_JOBS_MAX_S:-900}
 FLICK_PORT=${BENCH_MEDIA_FLICK_PORT:-28190}
 WRK_THREADS=2
 WRK_CONNS=16
-TOOLS="wrk loadgen"
+TOOLS="wrk loadgen paced"
 SERVER_THREADS=2
 STILLS_TARGET=1.2     # our 3 still encodes ≤ 1.2 × cwebp's
 P99_TARGET=2          # p99 while jobs run ≤ 2 × idle p99
@@ -81,6 +89,8 @@ note() { echo "bench-media: $*" >&2; }
 for n in "$CLIPS" "$REPS" "$JOBS" "$IDLE_S" "$IDLE_RUNS" "$JOBS_MAX_S"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "BENCH_MEDIA_CLIPS, _REPS, _JOBS, _IDLE_S, _IDLE_RUNS and _JOBS_MAX_S must be positive whole numbers"
 done
+[[ $IDLE_AFTER =~ ^[0-9]+$ ]] || die "BENCH_MEDIA_IDLE_AFTER must be a whole number"
+[[ $PACED_SHARE =~ ^[1-9][0-9]?$ ]] || die "BENCH_MEDIA_PACED_SHARE must be a percentage from 1 to 99"
 [ "$CLIPS" -le 101 ] && [ "$REPS" -le 101 ] || die "BENCH_MEDIA_CLIPS and BENCH_MEDIA_REPS must be at most 101"
 [[ $SECONDS_PER_CLIP =~ ^(4|8|12)$ ]] && [[ $JOB_SECONDS =~ ^(4|8|12)$ ]] ||
     die "BENCH_MEDIA_SECONDS and BENCH_MEDIA_JOB_SECONDS must be 4, 8 or 12"
@@ -126,6 +136,7 @@ run_tool() {
     [ $rc = 0 ] || { cat "$out.err" >&2; die "render_bench $1 failed (status $rc)"; }
 }
 
+windows() { [ "$1" = 1 ] && echo "1 window" || echo "$1 windows"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v * 1000 }'; }
 field() {  # field FILE TAG [MATCH_FIELD2]: the first line starting with TAG (and field 2 = MATCH)
@@ -209,14 +220,25 @@ run_wrk() {
 }
 
 # run_window TOOL NAME SECONDS: one window of load on /v1/me, in the foreground: wrk, or
-# bench/loadgen (one thread, CLOCK_MONOTONIC) with as many connections, as a second opinion.
+# bench/loadgen (one thread, CLOCK_MONOTONIC) with as many connections, as a second opinion,
+# or bench/loadgen at PACED_RATE requests per second.
+PACED_RATE=
 run_window() {
+    local rate=
     case $1 in
-    wrk) run_wrk "$2" "$3" ;;
-    loadgen)
-        timeout -k 5 $(($3 + 60)) "$LOADGEN" "$FLICK_PORT" /v1/me "$TOKEN" "$WRK_CONNS" "$3" >"$RAW/$2.txt" 2>&1 ||
-            { cat "$RAW/$2.txt" >&2; die "loadgen run $2 failed"; } ;;
+    wrk) run_wrk "$2" "$3"; return ;;
+    paced) rate=$PACED_RATE ;;
     esac
+    timeout -k 5 $(($3 + 60)) "$LOADGEN" "$FLICK_PORT" /v1/me "$TOKEN" "$WRK_CONNS" "$3" $rate >"$RAW/$2.txt" 2>&1 ||
+        { cat "$RAW/$2.txt" >&2; die "loadgen run $2 failed"; }
+    if [ "$1" = loadgen ] && [ -z "$PACED_RATE" ]; then
+        PACED_RATE=$(parse_run "$RAW/$2.txt" | awk -v s="$PACED_SHARE" '{ printf "%d", $1 * s / 100 / 100 + 0.5 }')00
+        [ "$PACED_RATE" -gt 0 ] || die "loadgen's first window gave no rate to pace at"
+    fi
+}
+pending_jobs() {  # pending_jobs IDS: how many of the jobs are queued or running
+    sql "SELECT count(*) FROM generations WHERE id IN ($1) AND status IN ('queued', 'running')" ||
+        die "cannot read the jobs' status"
 }
 p99_of() { parse_run "$1" | col 3 | awk '{ printf "%.1f", $1 }'; }
 
@@ -235,20 +257,20 @@ for W in $WORKER_RUNS; do
         [ "$me_status" = 200 ] || die "GET /v1/me with the bench token answered $me_status"
     fi
 
-    # Idle: no job queued or running; wrk and loadgen windows in turn.
+    # Idle: no job queued or running; the clients' windows in turn.
     run_wrk "w$W-warmup" 3
     unset idle busy every p99s
     declare -A idle=() busy=() every=() p99s=()
-    for k in $(seq 1 "$IDLE_RUNS"); do
-        for tool in $TOOLS; do
-            run_window "$tool" "w$W-idle-$tool-$k" "$IDLE_S"
-            idle[$tool]+=" $RAW/w$W-idle-$tool-$k.txt"
+    idle_windows() {  # idle_windows FROM TO: rounds FROM..TO of idle windows, every client
+        local k tool
+        for k in $(seq "$1" "$2"); do
+            for tool in $TOOLS; do
+                run_window "$tool" "w$W-idle-$tool-$k" "$IDLE_S"
+                idle[$tool]+=" $RAW/w$W-idle-$tool-$k.txt"
+            done
         done
-    done
-    for tool in $TOOLS; do
-        job[$W,$tool,idle]=$(median_wrk ${idle[$tool]})
-        job[$W,$tool,idle_p99s]=$(for f in ${idle[$tool]}; do p99_of "$f"; echo; done | paste -sd, | sed 's/,/, /g')
-    done
+    }
+    idle_windows 1 "$IDLE_RUNS"
 
     # Queue the jobs, then load /v1/me until they are all done.
     ids=()
@@ -272,9 +294,9 @@ for W in $WORKER_RUNS; do
     finished=0
     k=0
     last=
+    tools=($TOOLS)
     while :; do
-        left=$(sql "SELECT count(*) FROM generations WHERE id IN ($idlist) AND status IN ('queued', 'running')") ||
-            die "cannot read the jobs' status"
+        left=$(pending_jobs "$idlist")
         if [ "$left" = 0 ]; then
             finished=1
             if [ -n "$last" ]; then
@@ -284,15 +306,21 @@ for W in $WORKER_RUNS; do
             break
         fi
         [ $((SECONDS - t_start)) -ge "$JOBS_MAX_S" ] && break
-        set -- $TOOLS
-        [ $((k % 2)) = 0 ] && last=$1 || last=$2
+        last=${tools[k % ${#tools[@]}]}
         k=$((k + 1))
         run_window "$last" "w$W-during-$last-$k" "$IDLE_S"
         busy[$last]+=" $RAW/w$W-during-$last-$k.txt"
         every[$last]+=" $RAW/w$W-during-$last-$k.txt"
         p99s[$last]+="${p99s[$last]:+, }$(p99_of "$RAW/w$W-during-$last-$k.txt")"
     done
+    job[$W,wall]=$((SECONDS - t_start))
+    # Idle again once they are done, against drift of the neighbours' load.
+    if [ "$IDLE_AFTER" -gt 0 ]; then
+        [ "$(pending_jobs "$idlist")" = 0 ] && idle_windows $((IDLE_RUNS + 1)) $((IDLE_RUNS + IDLE_AFTER))
+    fi
     for tool in $TOOLS; do
+        job[$W,$tool,idle]=$(median_wrk ${idle[$tool]})
+        job[$W,$tool,idle_p99s]=$(for f in ${idle[$tool]}; do p99_of "$f"; echo; done | paste -sd, | sed 's/,/, /g')
         set -- ${busy[$tool]:-}
         job[$W,$tool,busy_windows]=$#
         [ $# -gt 0 ] && job[$W,$tool,during]=$(median_wrk "$@") || job[$W,$tool,during]="0 0 0 0 0 0"
@@ -316,7 +344,6 @@ for W in $WORKER_RUNS; do
                                            (SELECT min(created_at) FROM j)), 0) || ' ' ||
                coalesce((SELECT extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY gap))
                          FROM f WHERE gap IS NOT NULL), 0)") || die "cannot read the jobs' results"
-    job[$W,wall]=$((SECONDS - t_start))
     job[$W,hwm]=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$flickd_pid/status")
     stop_flickd
 done
@@ -348,7 +375,8 @@ x264_version=$(dpkg-query -W -f='${db:Status-Status} ${Package} ${Version}\n' 'l
 avcodec_version=$(pkg-config --modversion libavcodec 2>/dev/null || echo unknown)
 defaults=1
 [ "$CLIPS" = 3 ] && [ "$SECONDS_PER_CLIP" = 4 ] && [ "$REPS" = 5 ] && [ "$JOBS" = 12 ] &&
-    [ "$JOB_SECONDS" = 4 ] && [ "$IDLE_S" = 10 ] && [ "$IDLE_RUNS" = 3 ] && [ "$WORKER_RUNS" = "1 2" ] || defaults=0
+    [ "$JOB_SECONDS" = 4 ] && [ "$IDLE_S" = 10 ] && [ "$IDLE_RUNS" = 3 ] && [ "$WORKER_RUNS" = "1 2" ] &&
+    [ "$IDLE_AFTER" = 1 ] && [ "$PACED_SHARE" = 50 ] || defaults=0
 
 thumb_rows() {  # thumb_rows QUALITY LINE
     local q=$1 l=$2
@@ -381,7 +409,8 @@ section=$(mktemp)
     if [ $defaults = 0 ]; then
         echo
         echo "**Non-default run** (BENCH_MEDIA_CLIPS=$CLIPS, _SECONDS=$SECONDS_PER_CLIP, _REPS=$REPS, _JOBS=$JOBS,"
-        echo "_JOB_SECONDS=$JOB_SECONDS, _IDLE_S=$IDLE_S, _IDLE_RUNS=$IDLE_RUNS, _WORKERS=\"$WORKER_RUNS\")."
+        echo "_JOB_SECONDS=$JOB_SECONDS, _IDLE_S=$IDLE_S, _IDLE_RUNS=$IDLE_RUNS, _IDLE_AFTER=$IDLE_AFTER,"
+        echo "_PACED_SHARE=$PACED_SHARE, _WORKERS=\"$WORKER_RUNS\")."
     fi
     echo
     echo "- Machine: $(nproc) CPUs ($cpu_model), shared; load average $LOADAVG_START at the start,"
@@ -395,7 +424,8 @@ section=$(mktemp)
     echo "  \`build/bench/render_bench thumbs CLIP DIR $REPS $CWEBP\` on the first clip of each size, and for the"
     echo "  jobs \`flick-bench all\` (a copy of build/flickd) with FLICK_THREADS=$SERVER_THREADS, FLICK_WORKERS=W,"
     echo "  FLICK_ENGINE=builtin, against PostgreSQL (fsync off) and Redis under var/bench-media, and"
-    echo "  \`wrk -t$WRK_THREADS -c$WRK_CONNS --latency -s bench/me.lua $ME_URL\`."
+    echo "  \`wrk -t$WRK_THREADS -c$WRK_CONNS --latency -s bench/me.lua $ME_URL\`,"
+    echo "  \`build/bench/loadgen $FLICK_PORT /v1/me TOKEN $WRK_CONNS $IDLE_S\` and the same with a rate of $PACED_RATE."
     echo
     echo "### Builtin engine: render and encode (9:16, $CLIPS clips of $SECONDS_PER_CLIP s per size, one prompt each)"
     echo
@@ -449,9 +479,11 @@ section=$(mktemp)
         echo "| $W | $ok / $failed / $other | $(fmt "$span" 1) | ${job[$W,jpm]} | $(fmt "$gap" 2) | $(awk -v k="${job[$W,hwm]}" 'BEGIN { printf "%.1f MiB", k / 1024 }') |"
     done
     echo
-    echo "GET /v1/me at the same time, $WRK_CONNS connections, in windows of ${IDLE_S} s taken in turn by wrk"
-    echo "(2 threads) and by bench/loadgen (one thread, timed with CLOCK_MONOTONIC); each figure is the median"
-    echo "over one tool's windows: $IDLE_RUNS idle ones before any job, and every window during which jobs ran throughout:"
+    echo "GET /v1/me at the same time, $WRK_CONNS connections, in windows of ${IDLE_S} s taken in turn by three"
+    echo "clients: wrk (2 threads) and bench/loadgen (one thread, timed with CLOCK_MONOTONIC) each as fast as"
+    echo "the answers come (closed loop), and bench/loadgen at a fixed $PACED_RATE requests/s (\"paced\", open loop:"
+    echo "$PACED_SHARE% of what loadgen reached in its first idle window). Each figure is the median over one client's"
+    echo "windows: $(windows "$IDLE_RUNS") idle before any job and $IDLE_AFTER after the last, and every window during which jobs ran throughout:"
     echo
     echo "| FLICK_WORKERS | client | idle p50 ms | idle p99 ms | p99 of each idle window | p50 ms while jobs run | p99 ms while jobs run | p99 of each window while jobs ran | p99 during / idle | requests/s idle → during | errors, idle / during |"
     echo "|---:|---|---:|---:|---|---:|---:|---|---:|---|---:|"
@@ -462,16 +494,22 @@ section=$(mktemp)
         done
     done
     echo
-    echo "- Two clients, because on this machine they disagree: wrk's two threads compete with flickd and"
-    echo "  the workers for the same 2 CPUs, and its percentiles move with whatever else runs; loadgen"
-    echo "  keeps every latency it measured and sorts them. Errors: wrk's non-2xx answers and socket errors;"
-    echo "  loadgen's non-200 answers and lost connections."
+    echo "- Three clients, because they measure different things. The two closed-loop clients keep $WRK_CONNS"
+    echo "  requests in flight at all times, so the API's loops run flat out and a p99 is the length of the"
+    echo "  queue at saturation: any CPU the workers, PostgreSQL or a neighbour take shows in it at once."
+    echo "  wrk's two threads also compete with flickd for the $(nproc) CPUs, and its percentiles move with"
+    echo "  whatever else runs; loadgen keeps every latency it measured and sorts them. The paced client"
+    echo "  sends at a fixed rate whatever the answers do and times each request from when it was due, not"
+    echo "  from when it went out, so a stall counts in full for every request it held back: the latency a"
+    echo "  client sees at a stated load, with CPU to spare for the workers. Errors: wrk's non-2xx answers"
+    echo "  and socket errors; loadgen's non-200 answers and lost connections."
     echo "- The p99 ratio is not the whole cost to the API: the requests/s and p50 columns show what it"
     echo "  gives up to the workers on $(nproc) CPUs."
-    echo "- Each run starts a fresh flickd \`all\`: 3 s of wrk warm-up, $IDLE_RUNS windows of ${IDLE_S} s of each client with"
+    echo "- Each run starts a fresh flickd \`all\`: 3 s of wrk warm-up, $(windows "$IDLE_RUNS") of ${IDLE_S} s of each client with"
     echo "  nothing queued (idle), then the $JOBS POST /v1/generations one after the other and windows of ${IDLE_S} s back to"
     echo "  back, the clients in turn, until no job is queued or running (checked in the database between"
-    echo "  windows; limit ${JOBS_MAX_S} s)."
+    echo "  windows; limit ${JOBS_MAX_S} s), then $(windows "$IDLE_AFTER") more of each client idle, so that a change in"
+    echo "  the neighbours' load during the run weighs on the idle side too."
     echo "  The window in which the last job finished (in brackets) had the worker idle for part of it, so the"
     echo "  medians leave it out; its errors still count. Idle and busy figures are the same statistic"
     echo "  (median of per-window figures), so that one stall of the shared machine moves neither alone."
@@ -480,9 +518,9 @@ section=$(mktemp)
     echo "  finished_at); jobs per minute = succeeded × 60 / span. A job is the full pipeline: claim, render,"
     echo "  store, thumbnails, provenance, draft post."
     echo "- Job threads (and the encoder threads they start) run under SCHED_IDLE, so they get the CPU time"
-    echo "  the API's loops and wrk leave; the jobs per minute above are what was left with wrk running."
-    echo "- wrk keeps $WRK_CONNS connections busy without pause, so the API, wrk and the worker all compete for"
-    echo "  the $(nproc) CPUs. Seconds wrk ran while the jobs did: $(sep=; for W in $WORKER_RUNS; do printf '%sFLICK_WORKERS=%s: %s s' "$sep" "$W" "${job[$W,wall]}"; sep='; '; done)."
+    echo "  the API's loops and the clients leave; the jobs per minute above are what was left with the"
+    echo "  clients running, mostly in the paced windows: the closed-loop ones leave little."
+    echo "- Seconds of load while the jobs ran: $(sep=; for W in $WORKER_RUNS; do printf '%sFLICK_WORKERS=%s: %s s' "$sep" "$W" "${job[$W,wall]}"; sep='; '; done)."
     echo
     echo "### Targets"
     echo
