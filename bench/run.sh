@@ -321,9 +321,10 @@ row() {  # row LABEL KEY
 {
     echo "# flick benchmark report"
     echo
-    echo "Written by \`bench/run.sh\` ($COMMAND) on $STARTED_AT; every figure below comes from that"
-    echo "one run (${ELAPSED} s of measuring). Run \`$COMMAND\` again to regenerate it. Raw wrk outputs of"
-    echo "the run are in \`var/bench/wrk/\` (not committed)."
+    echo "Written by \`bench/run.sh\` ($COMMAND) on $STARTED_AT; every figure down to the sections"
+    echo "\"Generation pipeline\" and \"Feeds\" comes from that one run (${ELAPSED} s of measuring). Those two"
+    echo "sections are written by bench/media.sh and bench/feed.sh, each from a run of its own, and say when."
+    echo "Run \`$COMMAND\` again to regenerate it. Raw wrk outputs of the run are in \`var/bench/wrk/\` (not committed)."
     if [ $defaults = 0 ]; then
         echo
         echo "**Shortened run** (BENCH_DURATION=$DURATION, BENCH_ROUNDS=$ROUNDS, BENCH_FLAT_REQUESTS=$FLAT_REQUESTS):"
