@@ -127,14 +127,16 @@ int api_route_match(int method, const char *path, arena *a, const char **params,
     if (allowlen) allow[0] = '\0';
     for (int i = 0; i < api_route_count; i++) {
         if (!match(api_routes[i].pattern, path, a, NULL)) continue;
-        if (api_routes[i].method == method) {
+        /* HEAD is GET without the body: every GET route answers it. */
+        if (api_routes[i].method == method || (method == EVHTTP_REQ_HEAD && api_routes[i].method == GET)) {
             match(api_routes[i].pattern, path, a, params);
             return i;
         }
         path_known = true;
         if (used < allowlen) {
-            int n = snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "",
-                             api_method_name(api_routes[i].method));
+            int n = snprintf(allow + used, allowlen - used, "%s%s%s", used ? ", " : "",
+                             api_method_name(api_routes[i].method),
+                             api_routes[i].method == GET ? ", HEAD" : "");
             if (n > 0) used += (size_t)n;
         }
     }

@@ -183,7 +183,7 @@ class Metrics(ApiTestCase):
 
 class MethodNotAllowed(ApiTestCase):
     def test_an_unknown_method_is_405_with_allow(self):
-        cases = ((b"PROPFIND /v1/me", "GET, PATCH"), (b"TRACE /v1/posts/12/like?x=1", "POST, DELETE"),
+        cases = ((b"PROPFIND /v1/me", "GET, HEAD, PATCH"), (b"TRACE /v1/posts/12/like?x=1", "POST, DELETE"),
                  (b"PROPFIND /v1/no/such/path", ""))
         for line, allow in cases:
             with srv.raw() as conn:
@@ -195,7 +195,23 @@ class MethodNotAllowed(ApiTestCase):
         # The same Allow as a known method the path does not serve.
         r = srv.request("PUT", "/v1/me")
         self.assertError(r, 405, "method_not_allowed")
-        self.assertEqual(r.headers.get("Allow"), "GET, PATCH")
+        self.assertEqual(r.headers.get("Allow"), "GET, HEAD, PATCH")
+
+    def test_head_is_get_without_the_body(self):
+        user = new_user()
+        got = srv.request("GET", "/v1/me", token=user.token)
+        head = srv.request("HEAD", "/v1/me", token=user.token)
+        self.assertEqual(head.status, 200)
+        self.assertEqual(head.raw, b"")
+        self.assertEqual(int(head.headers["Content-Length"]), len(got.raw))
+        self.assertEqual(head.headers["Content-Type"], got.headers["Content-Type"])
+        self.assertTrue(head.headers.get("X-Request-Id"))
+        # Checks and errors as GET: no token is 401, a POST-only path is 405 without HEAD.
+        r = srv.request("HEAD", "/v1/me")
+        self.assertEqual((r.status, r.raw), (401, b""))
+        self.assertEqual(r.headers.get("WWW-Authenticate"), "Bearer")
+        r = srv.request("HEAD", "/v1/auth/login")
+        self.assertEqual((r.status, r.headers.get("Allow")), (405, "POST"))
 
 
 class ModerationNotifications(ApiTestCase):

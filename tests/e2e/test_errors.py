@@ -217,10 +217,11 @@ class Routing(Base):
                 self.assertErrorShape(r, 404, "not_found")
 
     def test_wrong_method(self):
-        cases = [("DELETE", "/v1/me", {"GET", "PATCH"}), ("GET", "/v1/auth/login", {"POST"}),
-                 ("PUT", "/v1/me/invites", {"GET", "POST"}), ("POST", "/healthz", {"GET"}),
-                 ("PATCH", "/v1/users/someone", {"GET"}), ("GET", "/v1/users/someone/follow", {"POST", "DELETE"}),
-                 ("DELETE", "/v1/admin/limits", {"GET", "PUT"}), ("OPTIONS", "/v1/me", {"GET", "PATCH"})]
+        # HEAD is served wherever GET is, and listed with it.
+        cases = [("DELETE", "/v1/me", {"GET", "HEAD", "PATCH"}), ("GET", "/v1/auth/login", {"POST"}),
+                 ("PUT", "/v1/me/invites", {"GET", "HEAD", "POST"}), ("POST", "/healthz", {"GET", "HEAD"}),
+                 ("PATCH", "/v1/users/someone", {"GET", "HEAD"}), ("GET", "/v1/users/someone/follow", {"POST", "DELETE"}),
+                 ("DELETE", "/v1/admin/limits", {"GET", "HEAD", "PUT"}), ("OPTIONS", "/v1/me", {"GET", "HEAD", "PATCH"})]
         for method, path, allowed in cases:
             with self.subTest(method=method, path=path):
                 r = self.req(method, path, token=USER["token"])

@@ -235,13 +235,17 @@ class ValidFraming(Base):
         self.assertTrue(closed)
         self.assertNotIn(b"smuggled", out)
 
-    # Server bug: HEAD on a GET route is answered 405 with the JSON body written after
-    # the head (and no Content-Length), so the body bytes are read as the start of the
-    # next response on a keep-alive connection.
     def test_head_response_has_no_body(self):
+        # HEAD then GET on one connection: the HEAD answer is the GET's head alone, its
+        # Content-Length the GET body's, and the next bytes are the GET's own answer.
         out, _ = self.exchange(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + HEALTHZ, wait=1.5)
         head, _, rest = out.partition(b"\r\n\r\n")
+        self.assertRegex(head, rb"^HTTP/1\.1 200 ")
+        self.assertIn(b"\r\nContent-Length: 15", head)
         self.assertTrue(rest.startswith(b"HTTP/1.1 200"), out)
+        st, headers, body, _ = parse_one(rest)
+        self.assertEqual(body, b'{"status":"ok"}')
+        self.assertEqual(headers["content-length"], "15")
 
 
 class Deadlines(Base):

@@ -396,6 +396,20 @@ class Ranges(Base):
     def test_end_past_the_file_is_clipped(self):
         self.assertPart("bytes=10-%d" % (self.size * 2), 10, self.size - 1)
 
+    def test_head(self):
+        # What a player asks before it fetches: the size, the tag, that ranges work.
+        r = srv.request("HEAD", self.url)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.raw, b"")
+        self.assertEqual(int(r.headers["Content-Length"]), self.size)
+        self.assertEqual(r.headers["Accept-Ranges"], "bytes")
+        self.assertEqual(r.headers["ETag"], '"%s"' % self.p["video_sha"])
+        self.assertEqual(r.headers["Content-Type"], "video/mp4")
+        r = srv.request("HEAD", self.url, headers={"Range": "bytes=0-99"})
+        self.assertEqual((r.status, r.raw, r.headers["Content-Length"]), (206, b"", "100"))
+        self.assertEqual(r.headers["Content-Range"], "bytes 0-99/%d" % self.size)
+        self.assertEqual(srv.request("HEAD", signed(self.p["video"], exp=int(time.time()) - 5)).status, 404)
+
     def test_unsatisfiable(self):
         for spec in ("bytes=%d-" % self.size, "bytes=%d-%d" % (self.size + 10, self.size + 20),
                      "bytes=99999999999999999999999-", "bytes=5-2", "bytes=-0", "bytes=abc", "bytes=1-2x"):

@@ -20,6 +20,18 @@ Test(router, matches_and_extracts_parameters)
     arena_free(a);
 }
 
+Test(router, head_is_served_by_the_get_route)
+{
+    arena *a = arena_new(0);
+    const char *params[API_MAX_PARAMS] = { 0 };
+    char allow[64];
+    int i = api_route_match(EVHTTP_REQ_HEAD, "/v1/users/ana_b", a, params, allow, sizeof allow);
+    cr_assert_geq(i, 0);
+    cr_assert_eq(api_routes[i].method, EVHTTP_REQ_GET);
+    cr_assert_str_eq(params[0], "ana_b");
+    arena_free(a);
+}
+
 Test(router, not_found_and_method_not_allowed)
 {
     arena *a = arena_new(0);
@@ -29,7 +41,9 @@ Test(router, not_found_and_method_not_allowed)
     cr_assert_eq(api_route_match(EVHTTP_REQ_GET, "/v1/users//follow", a, params, allow, sizeof allow), -1);
     cr_assert_eq(api_route_match(EVHTTP_REQ_GET, "/v1/me/", a, params, allow, sizeof allow), -1);
     cr_assert_eq(api_route_match(EVHTTP_REQ_DELETE, "/v1/me", a, params, allow, sizeof allow), -2);
-    cr_assert_str_eq(allow, "GET, PATCH");
+    cr_assert_str_eq(allow, "GET, HEAD, PATCH");
+    cr_assert_eq(api_route_match(EVHTTP_REQ_HEAD, "/v1/users/ana_b/follow", a, params, allow, sizeof allow), -2);
+    cr_assert_str_eq(allow, "POST, DELETE");
     arena_free(a);
 }
 
