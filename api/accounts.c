@@ -374,22 +374,15 @@ static void invites_listed(void *arg, const db_reply *rep)
 }
 
 /* Timestamps in cursors keep microseconds so that keyset paging never skips or repeats. */
-#define TS_USEC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #define TS_API(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 void api_invites_list(api_req *r)
 {
-    int *limit = arena_alloc(r->arena, sizeof *limit);
-    const char *after_ts, *after_code;
-    if (api_page_keyset(r, limit, &after_ts, &after_code)) return;
-    r->state = limit;
-    const char *params[] = { api_viewer_id(r), after_ts, after_code, arena_printf(r->arena, "%d", *limit + 1) };
-    db_exec(r->thread->db,
-            "SELECT i.code, " TS_API("i.created_at") ", i.used_at, u.username, " TS_USEC("i.created_at") " || '|' || i.code "
-            "FROM invites i LEFT JOIN users u ON u.id = i.used_by WHERE i.created_by = $1::bigint "
-            "AND ($2::timestamptz IS NULL OR (i.created_at, i.code) < ($2::timestamptz, $3)) "
-            "ORDER BY i.created_at DESC, i.code DESC LIMIT $4::int",
-            4, params, invites_listed, r);
+    api_list_own(r,
+        "SELECT i.code, " TS_API("i.created_at") ", i.used_at, u.username, " API_KEYSET("i.created_at", "i.code") " "
+        "FROM invites i LEFT JOIN users u ON u.id = i.used_by WHERE i.created_by = $1::bigint "
+        "AND ($2::timestamptz IS NULL OR (i.created_at, i.code) < ($2::timestamptz, $3)) "
+        "ORDER BY i.created_at DESC, i.code DESC LIMIT $4::int", invites_listed);
 }
 
 static void invite_minted(void *arg, const db_reply *rep)

@@ -82,18 +82,11 @@ static void users_listed(void *arg, const db_reply *rep)
 /* Newest approval first; the cursor holds "<approved at>|<user id>" of the last one shown. */
 void api_cameo_approvals_list(api_req *r)
 {
-    int *limit = arena_alloc(r->arena, sizeof *limit);
-    const char *after_ts, *after_id;
-    if (api_page_keyset(r, limit, &after_ts, &after_id)) return;
-    r->state = limit;
-    const char *p[] = { api_viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
-    db_exec(r->thread->db,
-            "SELECT " FEED_USER_COLS ", to_char(a.created_at AT TIME ZONE 'UTC', "
-            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || u.id "
-            "FROM cameo_approvals a JOIN users u ON u.id = a.user_id WHERE a.owner_id = $1::bigint "
-            "AND ($2::timestamptz IS NULL OR (a.created_at, u.id) < ($2::timestamptz, $3::bigint)) "
-            "ORDER BY a.created_at DESC, u.id DESC LIMIT $4::int",
-            4, p, users_listed, r);
+    api_list_own(r,
+        "SELECT " FEED_USER_COLS ", " API_KEYSET("a.created_at", "u.id") " "
+        "FROM cameo_approvals a JOIN users u ON u.id = a.user_id WHERE a.owner_id = $1::bigint "
+        "AND ($2::timestamptz IS NULL OR (a.created_at, u.id) < ($2::timestamptz, $3::bigint)) "
+        "ORDER BY a.created_at DESC, u.id DESC LIMIT $4::int", users_listed);
 }
 
 static void approval_added(void *arg, const db_reply *rep)

@@ -162,7 +162,7 @@ void api_post_remixes(api_req *r)
                          score, ts, after, arena_printf(r->arena, "%d", *limit + 1) };
     db_query_add(q,
         "SELECT post_json_for(c, $2::bigint)::text, post_engagement_score(c) || '|' || "
-        "       to_char(c.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || c.id "
+        "       " API_KEYSET("c.published_at", "c.id") " "
         "FROM posts c WHERE c.remix_of = $1::bigint AND c.status = 'published' "
         "AND post_listed(c, $2::bigint, $3::boolean, $4) "
         "AND ($5::bigint IS NULL OR (post_engagement_score(c), c.published_at, c.id) "

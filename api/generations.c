@@ -325,17 +325,11 @@ static void list_loaded(void *arg, const db_reply *rep)
 
 void api_generations_list(api_req *r)
 {
-    int *limit = arena_alloc(r->arena, sizeof *limit);
-    const char *after_ts, *after_id;
-    if (api_page_keyset(r, limit, &after_ts, &after_id)) return;
-    r->state = limit;
-    const char *params[] = { api_viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
-    db_exec(r->thread->db,
-            "SELECT generation_json(g)::text, "
-            "to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || g.id "
-            "FROM generations g WHERE g.user_id = $1::bigint "
-            "AND ($2::timestamptz IS NULL OR (g.created_at, g.id) < ($2::timestamptz, $3::bigint)) "
-            "ORDER BY g.created_at DESC, g.id DESC LIMIT $4::int", 4, params, list_loaded, r);
+    api_list_own(r,
+        "SELECT generation_json(g)::text, " API_KEYSET("g.created_at", "g.id") " "
+        "FROM generations g WHERE g.user_id = $1::bigint "
+        "AND ($2::timestamptz IS NULL OR (g.created_at, g.id) < ($2::timestamptz, $3::bigint)) "
+        "ORDER BY g.created_at DESC, g.id DESC LIMIT $4::int", list_loaded);
 }
 
 static void canceled(void *arg, const db_reply *rep)

@@ -256,6 +256,16 @@ int api_page_keyset(api_req *r, int *limit, const char **after_ts, const char **
     return 0;
 }
 
+void api_list_own(api_req *r, const char *sql, void (*done)(void *arg, const struct db_reply *rep))
+{
+    int *limit = arena_alloc(r->arena, sizeof *limit);
+    const char *after_ts, *after_id;
+    if (api_page_keyset(r, limit, &after_ts, &after_id)) return;
+    r->state = limit;
+    const char *params[] = { api_viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
+    db_exec(r->thread->db, sql, 4, params, done, r);
+}
+
 void api_reply_list(api_req *r, json_t *items, const char *next_payload)
 {
     json_t *next = json_null();

@@ -102,6 +102,12 @@ const char *api_viewer_role(const api_req *r);
  * row shown). Sets *after_ts and *after_id (NULL for the first page). Returns 0, or answers 400
  * itself and returns -1. */
 int api_page_keyset(api_req *r, int *limit, const char **after_ts, const char **after_id);
+/* SQL for a keyset cursor column: the row's time to the microsecond, "|", its id. */
+#define API_KEYSET(ts, id) "to_char(" ts " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || " id
+/* One page of the viewer's own rows, newest first: runs sql with $1 the viewer's id, $2 and
+ * $3 the cursor's time and id (NULL on the first page) and $4 the page size plus one, and
+ * hands the reply to done with r->state holding the limit (as api_reply_page wants). */
+void api_list_own(api_req *r, const char *sql, void (*done)(void *arg, const struct db_reply *rep));
 
 /* Reads ?cursor= into payload (CURSOR_MAX_PAYLOAD + 1 bytes). Returns 1 with a cursor, 0
  * without one (payload ""), or answers 400 itself and returns -1 for a forged one. */

@@ -70,17 +70,11 @@ static void page_loaded(void *arg, const db_reply *rep)
 
 void api_drafts_list(api_req *r)
 {
-    int *limit = arena_alloc(r->arena, sizeof *limit);
-    const char *after_ts, *after_id;
-    if (api_page_keyset(r, limit, &after_ts, &after_id)) return;
-    r->state = limit;
-    const char *params[] = { api_viewer_id(r), after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
-    db_exec(r->thread->db,
-            "SELECT post_json_for(p, $1::bigint)::text, to_char(p.created_at AT TIME ZONE 'UTC', "
-            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id "
-            "FROM posts p WHERE p.author_id = $1::bigint AND p.status = 'draft' "
-            "AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2::timestamptz, $3::bigint)) "
-            "ORDER BY p.created_at DESC, p.id DESC LIMIT $4::int", 4, params, page_loaded, r);
+    api_list_own(r,
+        "SELECT post_json_for(p, $1::bigint)::text, " API_KEYSET("p.created_at", "p.id") " "
+        "FROM posts p WHERE p.author_id = $1::bigint AND p.status = 'draft' "
+        "AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2::timestamptz, $3::bigint)) "
+        "ORDER BY p.created_at DESC, p.id DESC LIMIT $4::int", page_loaded);
 }
 
 static void user_posts_loaded(void *arg, const db_reply *rep)
@@ -105,8 +99,7 @@ void api_user_posts(api_req *r)
     const char *p2[] = { r->params[0], api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r),
                          after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
     db_query_add(q,
-        "SELECT post_json_for(p, $2::bigint)::text, to_char(p.published_at AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id "
+        "SELECT post_json_for(p, $2::bigint)::text, " API_KEYSET("p.published_at", "p.id") " "
         "FROM posts p JOIN users u ON u.id = p.author_id "
         "WHERE u.username = $1 AND NOT u.banned AND p.status = 'published' "
         "AND post_listed(p, $2::bigint, $3::boolean, $4) "
