@@ -98,7 +98,9 @@ typedef struct feed_state {
 
 /* One row per candidate in `c`: what scoring and the reason need (see load_candidates). The
  * ids go in as an array so that the eligibility test runs on the candidates only (by primary
- * key), never over the posts table. */
+ * key), never over the posts table. Whether the viewer completed a candidate is a membership
+ * test in the viewer's completes, read once (hashed), not one probe of every events partition
+ * per candidate. */
 #define CANDIDATE_ROWS \
     "SELECT p.id, p.author_id, a.username, COALESCE(p.remix_root, p.id), " \
     "       GREATEST(0, extract(epoch FROM now() - p.published_at))::float8, p.prompt, p.caption, " \
@@ -106,7 +108,7 @@ typedef struct feed_state {
     "       (SELECT count(*) FROM reports rp WHERE rp.post_id = p.id AND rp.open), " \
     "       p.author_id IN (SELECT id FROM fol), " \
     "       COALESCE((SELECT n FROM aff WHERE aff.author_id = p.author_id), 0), " \
-    "       EXISTS (SELECT 1 FROM events e WHERE e.user_id = $1::bigint AND e.type = 'complete' AND e.post_id = p.id), " \
+    "       p.id IN (SELECT e.post_id FROM events e WHERE e.user_id = $1::bigint AND e.type = 'complete'), " \
     "       COALESCE(p.remix_root, p.id) IN (SELECT root FROM ni), " \
     "       (SELECT u.username FROM post_cameos pc JOIN users u ON u.id = pc.user_id WHERE pc.post_id = p.id " \
     "        AND NOT pc.revoked AND (pc.user_id = $1::bigint OR pc.user_id IN (SELECT id FROM fol)) " \
@@ -123,19 +125,25 @@ typedef struct feed_state {
 
 /* For You: every source, each bounded, at most ~500 candidates in all. The `more` terms are
  * looked for in the newest 3000 posts (a superset test: lower() and strpos; whole words and
- * full case folding are checked on the candidates in C). */
+ * full case folding are checked on the candidates in C), and only when the viewer has some:
+ * an uncorrelated EXISTS is tested once, where a join with an empty `prefs` would still walk
+ * every published post looking for 3000. `cam` is one row per cameo of the viewer or of
+ * someone they follow (a post featuring two of them counts twice, as a join would); those
+ * posts are read by primary key, not found by walking the newest posts and probing each. */
 static const char FOR_YOU_SQL[] = VIEWER_CTES
+    "cam AS MATERIALIZED (SELECT post_id FROM post_cameos "
+    "       WHERE user_id = ANY (ARRAY(SELECT id FROM fol UNION SELECT $1::bigint))), "
     "c AS (SELECT DISTINCT id FROM ("
     "  (SELECT p.id FROM posts p JOIN fol ON fol.id = p.author_id WHERE p.status = 'published' "
     "   AND p.id <> ALL ($5::bigint[]) ORDER BY p.published_at DESC LIMIT 120) "
     "  UNION ALL (SELECT unnest($4::bigint[])) "
     "  UNION ALL (SELECT p.id FROM posts p JOIN liked l ON p.remix_of = l.post_id WHERE p.status = 'published' "
     "   AND p.id <> ALL ($5::bigint[]) ORDER BY p.published_at DESC LIMIT 40) "
-    "  UNION ALL (SELECT p.id FROM post_cameos pc JOIN posts p ON p.id = pc.post_id WHERE p.status = 'published' "
-    "   AND (pc.user_id = $1::bigint OR pc.user_id IN (SELECT id FROM fol)) AND p.id <> ALL ($5::bigint[]) "
-    "   ORDER BY p.published_at DESC LIMIT 40) "
-    "  UNION ALL (SELECT id FROM (SELECT p.id, p.prompt, p.caption FROM prefs, posts p "
-    "   WHERE cardinality(prefs.more) > 0 AND p.status = 'published' AND p.id <> ALL ($5::bigint[]) "
+    "  UNION ALL (SELECT p.id FROM cam JOIN posts p ON p.id = cam.post_id WHERE p.id = ANY (ARRAY(SELECT post_id FROM cam)) "
+    "   AND p.status = 'published' AND p.id <> ALL ($5::bigint[]) ORDER BY p.published_at DESC LIMIT 40) "
+    "  UNION ALL (SELECT id FROM (SELECT p.id, p.prompt, p.caption FROM posts p "
+    "   WHERE EXISTS (SELECT 1 FROM prefs WHERE cardinality(prefs.more) > 0) "
+    "   AND p.status = 'published' AND p.id <> ALL ($5::bigint[]) "
     "   ORDER BY p.published_at DESC LIMIT 3000) m WHERE EXISTS (SELECT 1 FROM prefs, unnest(prefs.more) t "
     "   WHERE strpos(lower(m.prompt || ' ' || m.caption), t) > 0) LIMIT 50) "
     "  UNION ALL (" RECENT "AND p.author_id <> $1::bigint ORDER BY p.published_at DESC LIMIT 80) "

@@ -317,7 +317,7 @@ done
 
 # ---- EXPLAIN of the For You candidate query ----
 
-FY_SQL=$(strings -n 500 "$FLICK_VAR/bin/flick-bench-a" | grep '^WITH fol' | grep -F 'post_cameos pc JOIN posts p' | head -1)
+FY_SQL=$(strings -n 500 "$FLICK_VAR/bin/flick-bench-a" | grep '^WITH fol' | grep -F 'JOIN liked l ON p.remix_of' | head -1)
 explain_ok=0
 if [ -n "$FY_SQL" ]; then
     note "EXPLAIN (ANALYZE) of the For You query for $EXPLAIN_VIEWERS viewers"

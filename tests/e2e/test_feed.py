@@ -384,6 +384,45 @@ class Visibility(ApiTestCase):
                     self.assertNotIn(pid, got, "%s in %s" % (pid, path))
             self.assertIn(shown, ids(flat(scroll(who, "/v1/feed/following"))))
 
+    def test_posts_featuring_me_or_whom_i_follow(self):
+        # For You offers the posts featuring the viewer or someone they follow, by authors
+        # they do not follow: each once in a scroll, with its reason; a completed one after
+        # the others; never one the viewer may not get, nor one by an author they were not
+        # interested in, nor their own.
+        viewer, friend, other, dull, banned, *authors = new_users(9)
+        follow(viewer, friend)
+        me = make_post(authors[0], cameos=[viewer])
+        them = make_post(authors[1], cameos=[friend])
+        both = make_post(authors[2], cameos=[friend, viewer])
+        done = make_post(authors[3], cameos=[friend])
+        never = [make_post(authors[0], status=s, cameos=[viewer]) for s in ("draft", "removed", "hidden")]
+        never.append(make_post(authors[1], visibility="followers", cameos=[viewer]))
+        never.append(make_post(authors[2], cameos=[friend]))
+        sql("UPDATE posts SET restricted = true WHERE id = %s" % never[-1])
+        never.append(make_post(authors[3], cameos=[viewer, other]))
+        sql("UPDATE post_cameos SET revoked = true WHERE post_id = %s AND user_id = %s" % (never[-1], other.id))
+        never.append(make_post(banned, cameos=[viewer]))
+        sql("UPDATE users SET banned = true WHERE id = %s" % banned.id)
+        never.append(make_post(viewer, cameos=[friend]))
+        never.append(make_post(dull, cameos=[friend]))
+        event(viewer, make_post(dull), "not_interested")
+        event(viewer, done, "complete")
+
+        pages = scroll(viewer, "/v1/feed", limit=20)
+        order = ids(flat(pages))
+        self.assertGreater(len(pages), 1)
+        self.assertEqual(len(order), len(set(order)), "a post twice in one scroll")
+        by_id = {i["id"]: i for i in flat(pages)}
+        for pid, text in ((me, "You appear in this video"), (both, "You appear in this video"),
+                          (them, "Features @%s, whom you follow" % friend.name)):
+            self.assertIn(pid, by_id)
+            self.assertEqual(by_id[pid]["reason"], {"code": "features_you", "text": text})
+        for pid in never:
+            self.assertNotIn(pid, order)
+        if done in order:
+            for pid in (me, them, both):
+                self.assertLess(order.index(pid), order.index(done), "a completed post sinks")
+
 
 class Preferences(ApiTestCase):
     def test_normalised_replaced_and_read_back(self):
