@@ -114,7 +114,7 @@ typedef struct feed_state {
     "        AND NOT pc.revoked AND (pc.user_id = $1::bigint OR pc.user_id IN (SELECT id FROM fol)) " \
     "        ORDER BY pc.user_id = $1::bigint DESC, u.username LIMIT 1), " \
     "       p.remix_of IN (SELECT post_id FROM liked), p.id = ANY ($4::bigint[]), " \
-    "       to_char(p.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id, " \
+    "       " API_KEYSET("p.published_at", "p.id") ", " \
     RANK_SQL_RECENT_LIKES("p.id") " " \
     "FROM posts p JOIN users a ON a.id = p.author_id WHERE p.id = ANY (ARRAY(SELECT id FROM c)) AND " \
     FEED_ELIGIBLE \
@@ -581,8 +581,7 @@ void api_feed_following(api_req *r)
     const char *params[] = { api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r),
                              after_ts, after_id, arena_printf(r->arena, "%d", *limit + 1) };
     db_exec(r->thread->db,
-            "SELECT post_json_for(p, $1::bigint)::text, to_char(p.published_at AT TIME ZONE 'UTC', "
-            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || p.id "
+            "SELECT post_json_for(p, $1::bigint)::text, " API_KEYSET("p.published_at", "p.id") " "
             "FROM follows f JOIN posts p ON p.author_id = f.followee_id JOIN users a ON a.id = p.author_id "
             "WHERE f.follower_id = $1::bigint AND p.status = 'published' AND NOT a.banned "
             "AND post_visible(p, $1::bigint, $2::boolean, $3) "
