@@ -23,6 +23,10 @@
 #      neighbours' load during the run weighs on both sides. Per client, the median over its
 #      idle windows against the median over the windows in which jobs ran throughout; jobs
 #      succeeded per minute from the database.
+#   4. Reference: a fresh flickd with no job threads, the same clients idle and beside
+#      bench/spin (threads that only count, under SCHED_IDLE like the job threads), in turn,
+#      BENCH_MEDIA_REF_RUNS rounds: what CPU-bound background work of any kind costs the API
+#      on this machine, to set beside what the jobs cost it.
 #
 # Environment (defaults in brackets):
 #   BENCH_MEDIA_CLIPS [3]  BENCH_MEDIA_SECONDS [4]  BENCH_MEDIA_REPS [5]
@@ -31,6 +35,7 @@
 #   BENCH_MEDIA_IDLE_RUNS idle windows per client before the jobs [3]
 #   BENCH_MEDIA_IDLE_AFTER idle windows per client after the jobs [1]
 #   BENCH_MEDIA_PACED_SHARE the paced client's rate, percent of the closed-loop rate [50]
+#   BENCH_MEDIA_REF_RUNS rounds of the reference (0: none) [2]
 #   BENCH_MEDIA_JOBS_MAX_S time limit for the jobs of one run [900]
 #   BENCH_MEDIA_PG_PORT [25862]  BENCH_MEDIA_REDIS_PORT [26812]  BENCH_MEDIA_FLICK_PORT [28190]
 #   FLICK_BUILD [build]
@@ -50,6 +55,8 @@ IDLE_S=${BENCH_MEDIA_IDLE_S:-10}
 IDLE_RUNS=${BENCH_MEDIA_IDLE_RUNS:-3}
 IDLE_AFTER=${BENCH_MEDIA_IDLE_AFTER:-1}
 PACED_SHARE=${BENCH_MEDIA_PACED_SHARE:-50}
+REF_RUNS=${BENCH_MEDIA_REF_RUNS:-2}
+SPIN_THREADS=$(nproc)
 JOBS_MAX_S=${BENCH_MEDIA_JOBS_MAX_S:-900}
 FLICK_PORT=${BENCH_MEDIA_FLICK_PORT:-28190}
 WRK_THREADS=2
@@ -73,6 +80,7 @@ export FLICK_ENGINE=builtin
 FLICKD="$ROOT/$BUILD/flickd"
 TOOL="$ROOT/$BUILD/bench/render_bench"
 LOADGEN="$ROOT/$BUILD/bench/loadgen"
+SPIN="$ROOT/$BUILD/bench/spin"
 CWEBP=$(command -v cwebp || true)
 # Like bench/run.sh: a copy of flickd under its own name, so one build is measured
 # throughout and tools that stop every process called flickd leave it alone.
@@ -89,7 +97,8 @@ note() { echo "bench-media: $*" >&2; }
 for n in "$CLIPS" "$REPS" "$JOBS" "$IDLE_S" "$IDLE_RUNS" "$JOBS_MAX_S"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "BENCH_MEDIA_CLIPS, _REPS, _JOBS, _IDLE_S, _IDLE_RUNS and _JOBS_MAX_S must be positive whole numbers"
 done
-[[ $IDLE_AFTER =~ ^[0-9]+$ ]] || die "BENCH_MEDIA_IDLE_AFTER must be a whole number"
+[[ $IDLE_AFTER =~ ^[0-9]+$ ]] && [[ $REF_RUNS =~ ^[0-9]+$ ]] ||
+    die "BENCH_MEDIA_IDLE_AFTER and BENCH_MEDIA_REF_RUNS must be whole numbers"
 [[ $PACED_SHARE =~ ^[1-9][0-9]?$ ]] || die "BENCH_MEDIA_PACED_SHARE must be a percentage from 1 to 99"
 [ "$CLIPS" -le 101 ] && [ "$REPS" -le 101 ] || die "BENCH_MEDIA_CLIPS and BENCH_MEDIA_REPS must be at most 101"
 [[ $SECONDS_PER_CLIP =~ ^(4|8|12)$ ]] && [[ $JOB_SECONDS =~ ^(4|8|12)$ ]] ||
@@ -103,18 +112,22 @@ command -v psql >/dev/null || die "psql is not installed"
 if [ ! -x "$TOOL" ] || [ "$TOOL" -ot bench/render_bench.c ] || [ "$TOOL" -ot "$BUILD/libflick.a" ]; then
     make --no-print-directory BUILD="$BUILD" "$BUILD/bench/render_bench" >/dev/null || die "cannot build $TOOL"
 fi
-if [ ! -x "$LOADGEN" ] || [ "$LOADGEN" -ot bench/loadgen.c ]; then
-    make --no-print-directory BUILD="$BUILD" "$BUILD/bench/loadgen" >/dev/null || die "cannot build $LOADGEN"
-fi
+for t in loadgen spin; do
+    if [ ! -x "$BUILD/bench/$t" ] || [ "$BUILD/bench/$t" -ot "bench/$t.c" ]; then
+        make --no-print-directory BUILD="$BUILD" "$BUILD/bench/$t" >/dev/null || die "cannot build $BUILD/bench/$t"
+    fi
+done
 
 # ---- processes and cleanup ----
 
 flickd_pid=
 wrk_pid=
 tool_pid=
+spin_pid=
 
 cleanup() {
     trap - EXIT INT TERM
+    stop_pid "$spin_pid"
     stop_pid "$wrk_pid"
     stop_pid "$tool_pid"
     stop_pid "$flickd_pid"
@@ -347,6 +360,35 @@ for W in $WORKER_RUNS; do
     job[$W,hwm]=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$flickd_pid/status")
     stop_flickd
 done
+# Reference: the same clients idle and beside threads that only count, in turn.
+declare -A ref
+if [ "$REF_RUNS" -gt 0 ]; then
+    note "reference: flickd all with no job threads, idle and beside $SPIN_THREADS spinning threads"
+    start_flickd 0
+    run_wrk "ref-warmup" 3
+    declare -A ref_idle=() ref_spin=()
+    for k in $(seq 1 "$REF_RUNS"); do
+        for tool in $TOOLS; do
+            run_window "$tool" "ref-idle-$tool-$k" "$IDLE_S"
+            ref_idle[$tool]+=" $RAW/ref-idle-$tool-$k.txt"
+        done
+        for tool in $TOOLS; do
+            "$SPIN" "$SPIN_THREADS" $((IDLE_S + 2)) &
+            spin_pid=$!
+            sleep 0.5
+            run_window "$tool" "ref-spin-$tool-$k" "$IDLE_S"
+            wait "$spin_pid" || die "bench/spin failed"
+            spin_pid=
+            ref_spin[$tool]+=" $RAW/ref-spin-$tool-$k.txt"
+        done
+    done
+    stop_flickd
+    for tool in $TOOLS; do
+        ref[$tool,idle]=$(median_wrk ${ref_idle[$tool]})
+        ref[$tool,spin]=$(median_wrk ${ref_spin[$tool]})
+        ref[$tool,ratio]=$(ratio "$(col 3 <<<"${ref[$tool,spin]}")" "$(col 3 <<<"${ref[$tool,idle]}")")
+    done
+fi
 bash scripts/services.sh down >/dev/null 2>&1
 ELAPSED=$((SECONDS - T0))
 
@@ -376,7 +418,7 @@ avcodec_version=$(pkg-config --modversion libavcodec 2>/dev/null || echo unknown
 defaults=1
 [ "$CLIPS" = 3 ] && [ "$SECONDS_PER_CLIP" = 4 ] && [ "$REPS" = 5 ] && [ "$JOBS" = 12 ] &&
     [ "$JOB_SECONDS" = 4 ] && [ "$IDLE_S" = 10 ] && [ "$IDLE_RUNS" = 3 ] && [ "$WORKER_RUNS" = "1 2" ] &&
-    [ "$IDLE_AFTER" = 1 ] && [ "$PACED_SHARE" = 50 ] || defaults=0
+    [ "$IDLE_AFTER" = 1 ] && [ "$PACED_SHARE" = 50 ] && [ "$REF_RUNS" = 2 ] || defaults=0
 
 thumb_rows() {  # thumb_rows QUALITY LINE
     local q=$1 l=$2
@@ -410,7 +452,7 @@ section=$(mktemp)
         echo
         echo "**Non-default run** (BENCH_MEDIA_CLIPS=$CLIPS, _SECONDS=$SECONDS_PER_CLIP, _REPS=$REPS, _JOBS=$JOBS,"
         echo "_JOB_SECONDS=$JOB_SECONDS, _IDLE_S=$IDLE_S, _IDLE_RUNS=$IDLE_RUNS, _IDLE_AFTER=$IDLE_AFTER,"
-        echo "_PACED_SHARE=$PACED_SHARE, _WORKERS=\"$WORKER_RUNS\")."
+        echo "_PACED_SHARE=$PACED_SHARE, _REF_RUNS=$REF_RUNS, _WORKERS=\"$WORKER_RUNS\")."
     fi
     echo
     echo "- Machine: $(nproc) CPUs ($cpu_model), shared; load average $LOADAVG_START at the start,"
@@ -521,6 +563,24 @@ section=$(mktemp)
     echo "  the API's loops and the clients leave; the jobs per minute above are what was left with the"
     echo "  clients running, mostly in the paced windows: the closed-loop ones leave little."
     echo "- Seconds of load while the jobs ran: $(sep=; for W in $WORKER_RUNS; do printf '%sFLICK_WORKERS=%s: %s s' "$sep" "$W" "${job[$W,wall]}"; sep='; '; done)."
+    if [ "$REF_RUNS" -gt 0 ]; then
+        echo
+        echo "### Reference: the same clients beside threads that only count"
+        echo
+        echo "A fresh flickd \`all\` with no job threads (FLICK_WORKERS=0): each client's windows idle, then beside"
+        echo "\`build/bench/spin $SPIN_THREADS $((IDLE_S + 2))\` ($SPIN_THREADS threads under SCHED_IDLE, the class of the job threads, that"
+        echo "count and do nothing else: no memory, no system calls), in turn, $REF_RUNS rounds; medians as above."
+        echo
+        echo "| client | idle p50 ms | idle p99 ms | p50 ms beside spin | p99 ms beside spin | p99 beside / idle | requests/s idle → beside |"
+        echo "|---|---:|---:|---:|---:|---:|---|"
+        for tool in $TOOLS; do
+            i=${ref[$tool,idle]} b=${ref[$tool,spin]}
+            echo "| $tool | $(fmt "$(col 2 <<<"$i")" 2) | $(fmt "$(col 3 <<<"$i")" 2) | $(fmt "$(col 2 <<<"$b")" 2) | $(fmt "$(col 3 <<<"$b")" 2) | ${ref[$tool,ratio]}× | $(fmt "$(col 1 <<<"$i")" 0) → $(fmt "$(col 1 <<<"$b")" 0) |"
+        done
+        echo
+        echo "Threads that only count at the lowest class still cost the API here: whatever the jobs cost"
+        echo "beyond this ratio is theirs; up to it, it is the price of using the CPUs the API leaves idle."
+    fi
     echo
     echo "### Targets"
     echo
