@@ -56,10 +56,11 @@ static void finish(api_req *r, int status, struct evbuffer *body)
     /* A HEAD answer has headers only: a body would be read as the next response. Its
      * Content-Length is the one GET would send. */
     if (r->method == EVHTTP_REQ_HEAD) {
-        char length[24];
-        snprintf(length, sizeof length, "%zu", body ? evbuffer_get_length(body) : (size_t)0);
-        if (!evhttp_find_header(h, "Content-Length") && status != 204 && status != 304)
+        if (!evhttp_find_header(h, "Content-Length") && status != 204 && status != 304) {
+            char length[24];
+            snprintf(length, sizeof length, "%zu", body ? evbuffer_get_length(body) : (size_t)0);
             evhttp_add_header(h, "Content-Length", length);
+        }
         body = NULL;
     }
     evhttp_send_reply(r->ev, status, reason(status), body);

@@ -371,17 +371,24 @@ class ClientGone(Base):
         self.assertEqual(srv.request("GET", "/v1/me", token=USER["token"]).status, 200)
 
 
-class ConnectionCap(Base):
-    """A server of its own with FLICK_MAX_CONNS_PER_IP=5."""
-    CAP = 5
+class OwnServer(Base):
+    """Tests that need settings of their own get a server of their own, `own`, started with
+    ENV for the class and stopped after it."""
+    ENV, NAME = {}, "own"
 
     @classmethod
     def setUpClass(cls):
-        cls.capped = flick.start_server({"FLICK_MAX_CONNS_PER_IP": cls.CAP}, name="conn-cap")
+        cls.own = flick.start_server(cls.ENV, name=cls.NAME)
 
     @classmethod
     def tearDownClass(cls):
-        cls.capped.stop()
+        cls.own.stop()
+
+
+class ConnectionCap(OwnServer):
+    """A server of its own with FLICK_MAX_CONNS_PER_IP=5."""
+    CAP = 5
+    ENV, NAME = {"FLICK_MAX_CONNS_PER_IP": CAP}, "conn-cap"
 
     def open_counted(self, n):
         """n keep-alive connections, each proven accepted by one answered request. The
@@ -392,7 +399,7 @@ class ConnectionCap(Base):
             for _ in range(n):
                 end = time.monotonic() + 3.0
                 while True:
-                    s = self.capped.connect()
+                    s = self.own.connect()
                     s.sendall(HEALTHZ)
                     r = flick.read_response(s)
                     if r is not None and r[0] == 200:
@@ -409,7 +416,7 @@ class ConnectionCap(Base):
         return socks
 
     def assertRefused(self):
-        s = self.capped.connect()
+        s = self.own.connect()
         try:
             out, closed = flick.recv_all(s, 3.0)
         finally:
@@ -426,7 +433,7 @@ class ConnectionCap(Base):
         end = time.monotonic() + timeout
         while True:
             try:
-                r = self.capped.request("GET", "/healthz", timeout=2)
+                r = self.own.request("GET", "/healthz", timeout=2)
                 if r.status == 200:
                     return
             except OSError:
@@ -458,21 +465,14 @@ class ConnectionCap(Base):
         self.wait_usable()
 
 
-class LoopBalance(Base):
+class LoopBalance(OwnServer):
     """Connections opened together are spread over the event loops, one each in turn, and
     /metrics shows each loop's open connections."""
     LOOPS = 3
-
-    @classmethod
-    def setUpClass(cls):
-        cls.multi = flick.start_server({"FLICK_THREADS": cls.LOOPS}, name="loops")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.multi.stop()
+    ENV, NAME = {"FLICK_THREADS": LOOPS}, "loops"
 
     def per_loop(self):
-        text = self.multi.request("GET", "/metrics").raw.decode()
+        text = self.own.request("GET", "/metrics").raw.decode()
         counts = {int(m.group(1)): int(m.group(2)) for m in
                   re.finditer(r'^flick_http_connections\{loop="(\d+)"\} (\d+)$', text, re.M)}
         self.assertEqual(sorted(counts), list(range(self.LOOPS)), text[:400])
@@ -480,7 +480,7 @@ class LoopBalance(Base):
 
     def test_connections_opened_at_once_are_spread_evenly(self):
         n = 4 * self.LOOPS
-        socks = [self.multi.connect() for _ in range(n)]
+        socks = [self.own.connect() for _ in range(n)]
         try:
             for s in socks:
                 s.sendall(HEALTHZ)
