@@ -350,7 +350,11 @@ export function tests(s) {
 
     ['returns to sign-in when the session ends elsewhere', async (context) => {
       const page = await openConsole(context, srv);
+      // The session ends only once the console has finished loading the queue, so that it is
+      // the Refresh below, not the console's own first load, that meets the 401.
+      const queued = page.waitForResponse((r) => r.url().includes('/v1/moderation/queue?'));
       const token = await signIn(page, s.mod);
+      await queued;
       await page.locator('#view-queue').waitFor();
       await srv.expect(204, 'POST', '/v1/auth/logout', { token });
       await page.getByRole('button', { name: 'Refresh' }).first().click();
