@@ -246,6 +246,26 @@ def close_sql():
     _psql.close()
 
 
+def start_suite(name, env=None):
+    """The flickd of one suite (test module), started with env, with the helpers' requests
+    sent to it (see use())."""
+    server = flick.start_server(env=env, name=name)
+    use(server)
+    return server
+
+
+def end_suite(server):
+    """Ends what start_suite began: cancels the jobs the suite left queued, ends the psql
+    session and stops server, each step even when one before it failed."""
+    try:
+        cancel_leftover_jobs()
+    finally:
+        try:
+            close_sql()
+        finally:
+            server.stop()
+
+
 def cancel_leftover_jobs():
     """Cancels the jobs the suite left queued, so that a worker started by a later suite
     does not spend its time on them."""

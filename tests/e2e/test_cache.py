@@ -19,7 +19,7 @@ import unittest
 
 import fixtures
 import flick
-from fixtures import ApiTestCase, cancel_leftover_jobs, close_sql, lit, new_user, new_users, sql
+from fixtures import ApiTestCase, lit, new_user, new_users, sql
 
 srv = None
 ADMIN = None
@@ -31,19 +31,16 @@ ACROSS_S = 1.0              # another process's change shows within this
 
 def setUpModule():
     global srv, ADMIN
-    srv = flick.start_server(env=ENV, name="cache")
-    fixtures.use(srv)
+    srv = fixtures.start_suite("cache", ENV)
     ADMIN = new_user("admin")
 
 
 def tearDownModule():
     try:
-        cancel_leftover_jobs()
-    finally:
-        close_sql()
         for s in _others:
             s.stop()
-        srv.stop()
+    finally:
+        fixtures.end_suite(srv)
 
 
 def other_server(env=None, name="cache2"):

@@ -4,8 +4,7 @@ under the same visibility rules as every other list."""
 import unittest
 
 import fixtures
-import flick
-from fixtures import ApiTestCase, approve, close_sql, follow, make_post, new_minor, new_user, new_users, req, sql
+from fixtures import ApiTestCase, approve, follow, make_post, new_minor, new_user, new_users, req, sql
 from test_posts_cameos import list_all
 
 srv = None
@@ -13,16 +12,11 @@ srv = None
 
 def setUpModule():
     global srv
-    srv = flick.start_server(env={"FLICK_WORKERS": "0"}, name="contract")
-    fixtures.use(srv)
+    srv = fixtures.start_suite("contract", {"FLICK_WORKERS": "0"})
 
 
 def tearDownModule():
-    try:
-        fixtures.cancel_leftover_jobs()
-    finally:
-        close_sql()
-        srv.stop()
+    fixtures.end_suite(srv)
 
 
 def ids(items):

@@ -9,7 +9,7 @@ import unittest
 
 import fixtures
 import flick
-from fixtures import ApiTestCase, close_sql, follow, make_post, new_user, new_users, req, set_cameo, sql
+from fixtures import ApiTestCase, follow, make_post, new_user, new_users, req, set_cameo, sql
 from test_posts_cameos import ids, list_all
 
 srv = None
@@ -17,15 +17,11 @@ srv = None
 
 def setUpModule():
     global srv
-    srv = flick.start_server(env={"FLICK_WORKERS": "0"}, name="engagement")
-    fixtures.use(srv)
+    srv = fixtures.start_suite("engagement", {"FLICK_WORKERS": "0"})
 
 
 def tearDownModule():
-    try:
-        close_sql()
-    finally:
-        srv.stop()
+    fixtures.end_suite(srv)
 
 
 def remix(author, parent, **kw):

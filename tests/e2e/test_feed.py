@@ -12,7 +12,7 @@ import unittest
 
 import fixtures
 import flick
-from fixtures import ApiTestCase, close_sql, follow, make_post, new_user, new_users, req, sql
+from fixtures import ApiTestCase, follow, make_post, new_user, new_users, req, sql
 
 srv = None
 rank = None
@@ -57,17 +57,15 @@ def stop_rank(proc):
 
 def setUpModule():
     global srv, rank
-    srv = flick.start_server(env={"FLICK_WORKERS": "0"}, name="feed")
-    fixtures.use(srv)
+    srv = fixtures.start_suite("feed", {"FLICK_WORKERS": "0"})
     rank = start_rank()
 
 
 def tearDownModule():
     try:
-        close_sql()
         stop_rank(rank)
     finally:
-        srv.stop()
+        fixtures.end_suite(srv)
 
 
 def redis_cli(*args):

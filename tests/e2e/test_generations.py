@@ -12,7 +12,7 @@ import unittest
 
 import fixtures
 import flick
-from fixtures import (ApiTestCase, User, approve, cancel_leftover_jobs, close_sql, create_users, follow,
+from fixtures import (ApiTestCase, User, approve, create_users, follow,
                       left_today, make_post, my_generations, new_minor, new_user, new_users, parallel, req,
                       set_cameo, sql)
 
@@ -73,8 +73,7 @@ def second_server():
 
 def setUpModule():
     global srv, ADMIN, _saved_policy
-    srv = flick.start_server(env={"FLICK_WORKERS": "0"}, name="generations")
-    fixtures.use(srv)
+    srv = fixtures.start_suite("generations", {"FLICK_WORKERS": "0"})
     ADMIN = new_user("admin")
     _saved_policy = get_policy()
     put_policy(sorted(set(_saved_policy) | set(MODULE_TERMS)))
@@ -84,12 +83,12 @@ def tearDownModule():
     try:
         if _saved_policy is not None:
             put_policy(_saved_policy)
-        cancel_leftover_jobs()
     finally:
-        close_sql()
-        for other in _second:
-            other.stop()
-        srv.stop()
+        try:
+            for other in _second:
+                other.stop()
+        finally:
+            fixtures.end_suite(srv)
 
 
 class Base(ApiTestCase):

@@ -15,16 +15,11 @@ srv = None
 
 def setUpModule():
     global srv
-    srv = flick.start_server(name="moderation")
-    fixtures.use(srv)
+    srv = fixtures.start_suite("moderation")
 
 
 def tearDownModule():
-    try:
-        fixtures.cancel_leftover_jobs()
-    finally:
-        fixtures.close_sql()
-        srv.stop()
+    fixtures.end_suite(srv)
 
 
 def report(user, post_id, reason="spam", note=None):

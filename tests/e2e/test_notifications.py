@@ -8,7 +8,7 @@ import unittest
 
 import fixtures
 import flick
-from fixtures import ApiTestCase, close_sql, follow, make_post, new_user, new_users, req, set_cameo, sql
+from fixtures import ApiTestCase, follow, make_post, new_user, new_users, req, set_cameo, sql
 from test_posts_cameos import AllServer, list_all
 
 srv = None
@@ -18,16 +18,11 @@ RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 def setUpModule():
     global srv
-    srv = flick.start_server(env={"FLICK_WORKERS": "0"}, name="notifications")
-    fixtures.use(srv)
+    srv = fixtures.start_suite("notifications", {"FLICK_WORKERS": "0"})
 
 
 def tearDownModule():
-    try:
-        fixtures.cancel_leftover_jobs()
-    finally:
-        close_sql()
-        srv.stop()
+    fixtures.end_suite(srv)
 
 
 def notes(user, path="/v1/me/notifications"):

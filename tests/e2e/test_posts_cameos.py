@@ -15,8 +15,7 @@ import urllib.parse
 
 import fixtures
 import flick
-from fixtures import (ApiTestCase, cancel_leftover_jobs, close_sql, follow, left_today, lit, make_post,
-                      new_user, new_users, req, set_cameo, sql)
+from fixtures import ApiTestCase, follow, left_today, lit, make_post, new_user, new_users, req, set_cameo, sql
 
 srv = None
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -63,16 +62,11 @@ def ids(items):
 
 def setUpModule():
     global srv
-    srv = flick.start_server(env={"FLICK_WORKERS": "0"}, name="posts_cameos")
-    fixtures.use(srv)
+    srv = fixtures.start_suite("posts_cameos", {"FLICK_WORKERS": "0"})
 
 
 def tearDownModule():
-    try:
-        cancel_leftover_jobs()
-    finally:
-        close_sql()
-        srv.stop()
+    fixtures.end_suite(srv)
 
 
 class AllServer(flick.Server):

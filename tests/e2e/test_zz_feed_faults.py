@@ -18,8 +18,7 @@ RECOVER_S = 10.0    # and normal service (trending rebuilt included) returns wit
 
 def setUpModule():
     global srv, rank
-    srv = flick.start_server(env={"FLICK_WORKERS": "0"}, name="feed-faults")
-    fixtures.use(srv)
+    srv = fixtures.start_suite("feed-faults", {"FLICK_WORKERS": "0"})
     rank = start_rank()
 
 
@@ -27,10 +26,9 @@ def tearDownModule():
     try:
         flick.services("pg-start")
         flick.services("redis-start")
-        close_sql()
         stop_rank(rank)
     finally:
-        srv.stop()
+        fixtures.end_suite(srv)
 
 
 class FeedFaults(unittest.TestCase):
