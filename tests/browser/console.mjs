@@ -54,6 +54,7 @@ async function signIn(page, user) {
     page.getByRole('button', { name: 'Sign in' }).click(),
   ]);
   const body = await login.json();
+  if (login.status() !== 200) throw new Error('sign-in of ' + user.username + ' answered ' + login.status() + ' ' + JSON.stringify(body));
   return body.token;
 }
 
@@ -346,6 +347,34 @@ export function tests(s) {
       await page.reload();
       await page.getByLabel('Username').waitFor();
       assert.equal(await page.locator('#view-queue').isVisible(), false);
+    }],
+
+    ['says "signed out" when a request that was still out comes back refused', async (context) => {
+      const page = await openConsole(context, srv);
+      // Hold the console's first queue load until the sign-out has gone through: the server
+      // then refuses it (401) with the token that was just signed out.
+      let release;
+      const held = new Promise((resolve) => { release = resolve; });
+      let out;
+      const sent = new Promise((resolve) => { out = resolve; });
+      await page.route('**/v1/moderation/queue?*', async (route) => {
+        out();
+        await held;
+        await route.continue();
+      });
+      await signIn(page, s.mod);
+      await sent;
+      await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/v1/auth/logout')),
+        page.getByRole('button', { name: 'Sign out' }).click(),
+      ]);
+      await page.getByLabel('Username').waitFor();
+      const late = page.waitForResponse((r) => r.url().includes('/v1/moderation/queue?'));
+      release();
+      assert.equal((await late).status(), 401);
+      await page.locator('#queue-status.error').waitFor({ state: 'attached' });
+      assert.equal(await page.locator('#banner').textContent(), 'You are signed out.');
+      assert.equal(await page.getByLabel('Username').isVisible(), true);
     }],
 
     ['returns to sign-in when the session ends elsewhere', async (context) => {

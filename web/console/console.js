@@ -98,8 +98,9 @@
     if (res.ok) return { status: res.status, body: data };
     const err = data && data.error ? data.error : {};
     const message = err.message || ('The server answered ' + res.status + '.');
-    if (res.status === 401 && token) {
-      // The session ended elsewhere (signed out, banned, expired): start again.
+    if (res.status === 401 && token && sessionStorage.getItem(TOKEN_KEY) === token) {
+      // The session ended elsewhere (signed out, banned, expired): start again. A request
+      // that was still out when the moderator signed out here says nothing more.
       endSession('Your session has ended. Sign in again.');
     }
     throw new ApiError(res.status, err.code || 'http_' + res.status, message);
