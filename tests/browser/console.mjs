@@ -58,6 +58,12 @@ async function signIn(page, user) {
   return body.token;
 }
 
+// Waits until the page has read the whole of `answer` and run what it queued after.
+async function settle(page, answer) {
+  await answer.finished();
+  await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100)));
+}
+
 const caseCard = (page, id) => page.locator('article.case[data-case-id="' + id + '"]');
 
 // A raw GET whose path is sent exactly as written (fetch would resolve "..").
@@ -299,6 +305,45 @@ export function tests(s) {
       assert.equal(await page.locator('article.case').count(), 0);
     }],
 
+    ['keeps a claimed case when an older answer of the queue arrives late', async (context) => {
+      const post = await publishedPost(srv, s.author, 'a red kite over the dunes', 'kite day');
+      await srv.expect(201, 'POST', '/v1/posts/' + post.id + '/reports', { token: s.plain.token, body: { reason: 'spam' } });
+      const page = await openConsole(context, srv);
+      // The console's first queue load is answered before the claim, and that answer is held
+      // back until the claim has been shown.
+      let release;
+      const held = new Promise((resolve) => { release = resolve; });
+      let answered;
+      const before = new Promise((resolve) => { answered = resolve; });
+      let first = true;
+      await page.route('**/v1/moderation/queue?*', async (route) => {
+        if (!first) return route.continue();
+        first = false;
+        const old = await route.fetch();
+        answered();
+        await held;
+        await route.fulfill({ response: old });
+      });
+      await signIn(page, s.mod);
+      await before;
+      const [claim] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/v1/moderation/queue/claim')),
+        page.getByRole('button', { name: 'Claim next case' }).click(),
+      ]);
+      assert.equal(claim.status(), 200);
+      const claimed = await claim.json();
+      assert.equal(String(claimed.post.id), String(post.id));
+      const mine = page.locator('#claimed article.case[data-case-id="' + claimed.id + '"]');
+      await mine.waitFor();
+      // The claim's own queue load has been shown: the next answer is the held one.
+      const late = page.waitForResponse((r) => r.url().includes('/v1/moderation/queue?'));
+      release();
+      await settle(page, await late);
+      assert.equal(await mine.isVisible(), true, 'the claimed case is still shown');
+      assert.match(await page.locator('#queue-status').textContent(), new RegExp('You hold case ' + claimed.id));
+      await srv.expect(200, 'POST', '/v1/moderation/cases/' + claimed.id + '/decision', { token: s.mod.token, body: { action: 'dismiss' } });
+    }],
+
     ['pages through the audit log with its cursor', async (context) => {
       // Role changes are audited too: enough of them to need more than one page.
       const target = await signup(srv, 'webrole');
@@ -371,8 +416,9 @@ export function tests(s) {
       await page.getByLabel('Username').waitFor();
       const late = page.waitForResponse((r) => r.url().includes('/v1/moderation/queue?'));
       release();
-      assert.equal((await late).status(), 401);
-      await page.locator('#queue-status.error').waitFor({ state: 'attached' });
+      const answer = await late;
+      assert.equal(answer.status(), 401);
+      await settle(page, answer);
       assert.equal(await page.locator('#banner').textContent(), 'You are signed out.');
       assert.equal(await page.getByLabel('Username').isVisible(), true);
     }],

@@ -20,7 +20,9 @@
   const PAGE = 20;
 
   const $ = (id) => document.getElementById(id);
-  const state = { me: null, queueCursor: null, auditCursor: null, claimed: null };
+  // queueLoad and auditLoad count the loads asked for: only the answer to the latest one is
+  // shown, so an older answer that arrives late never undoes a newer one (a claim's).
+  const state = { me: null, queueCursor: null, auditCursor: null, claimed: null, queueLoad: 0, auditLoad: 0 };
   // blob: URLs made for each case card's media, released when the card leaves the page.
   const cardBlobs = new WeakMap();
 
@@ -131,6 +133,8 @@
 
   function endSession(message) {
     sessionStorage.removeItem(TOKEN_KEY);
+    state.queueLoad++;
+    state.auditLoad++;
     state.me = null;
     state.claimed = null;
     releaseCards(document);
@@ -379,8 +383,10 @@
   async function loadQueue(more) {
     const status = $('queue-status');
     const list = $('queue-list');
+    const load = ++state.queueLoad;
     try {
       const { body } = await api('GET', pagePath('/v1/moderation/queue', more, state.queueCursor));
+      if (load !== state.queueLoad) return;
       if (!more) {
         releaseCards(list);
         list.replaceChildren();
@@ -403,7 +409,7 @@
       // what a claim or a decision said there.
       if (status.dataset.from === 'list') setListStatus(status, '');
     } catch (e) {
-      setListStatus(status, e.message, 'error');
+      if (load === state.queueLoad) setListStatus(status, e.message, 'error');
     }
   }
 
@@ -445,15 +451,17 @@
   async function loadAudit(more) {
     const status = $('audit-status');
     const rows = $('audit-rows');
+    const load = ++state.auditLoad;
     try {
       const { body } = await api('GET', pagePath('/v1/moderation/audit', more, state.auditCursor));
+      if (load !== state.auditLoad) return;
       if (!more) rows.replaceChildren();
       for (const entry of body.items) rows.append(auditRow(entry));
       state.auditCursor = body.next_cursor;
       show($('audit-more'), Boolean(body.next_cursor));
       setStatus(status, rows.children.length ? '' : 'Nothing has been decided yet.');
     } catch (e) {
-      setStatus(status, e.message, 'error');
+      if (load === state.auditLoad) setStatus(status, e.message, 'error');
     }
   }
 
