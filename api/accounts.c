@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistr.h>
 
 /* Shared: the server's answer to a failed query. A unique violation means a conflict the
  * handler did not foresee; anything else is the database being unavailable. */
@@ -106,7 +107,7 @@ void api_signup(api_req *r)
         api_reply_error(r, 400, "invalid_request", "username must be 3 to 30 characters of a-z, 0-9 and _");
         return;
     }
-    if (strlen(s->password) < FEED_MIN_PASSWORD) {
+    if (u8_mbsnlen((const uint8_t *)s->password, strlen(s->password)) < FEED_MIN_PASSWORD) {
         api_reply_error(r, 400, "invalid_request", "password must be at least %d characters", FEED_MIN_PASSWORD);
         return;
     }

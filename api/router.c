@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistr.h>
 
 #define GET EVHTTP_REQ_GET
 #define POST EVHTTP_REQ_POST
@@ -103,12 +104,17 @@ static bool match(const char *pattern, const char *path, arena *a, const char **
             const char *send = strchr(s, '/');
             if (!send) send = s + strlen(s);
             if (send == s || np >= API_MAX_PARAMS) return false;
-            if (params) {
-                char *raw = arena_strndup(a, s, (size_t)(send - s));
-                char *dec = evhttp_uridecode(raw, 0, NULL);
-                params[np] = dec ? arena_strdup(a, dec) : raw;
-                free(dec);
-            }
+            /* A parameter must decode to text: one holding a NUL or bytes that are not
+             * UTF-8 names nothing that can exist (and would reach the database cut short, or
+             * be refused there), so the path matches no route. */
+            char *raw = strndup(s, (size_t)(send - s));
+            size_t len = 0;
+            char *dec = raw ? evhttp_uridecode(raw, 0, &len) : NULL;
+            free(raw);
+            bool text = dec && strlen(dec) == len && u8_check((const uint8_t *)dec, len) == NULL;
+            if (text && params) params[np] = arena_strdup(a, dec);
+            free(dec);
+            if (!text) return false;
             np++;
             p = pend + 1;
             s = send;

@@ -430,8 +430,12 @@ static void dispatch(api_req *r)
         json_error_t jerr;
         r->body = json_loadb((const char *)r->raw_body, r->raw_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!r->body) {
+            /* jansson's own text for this one names its flag, not the problem. */
+            const char *why = json_error_code(&jerr) == json_error_null_character
+                                  ? "a string holds a NUL character (\\u0000), which no field accepts"
+                                  : jerr.text;
             api_reply_error(r, 400, "invalid_request", "malformed JSON at line %d column %d: %s",
-                            jerr.line, jerr.column, jerr.text);
+                            jerr.line, jerr.column, why);
             return;
         }
         arena_defer(r->arena, decref_json, r->body);
@@ -478,6 +482,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
     TAILQ_INIT(r->query);
     arena_defer(r->arena, free_query, r->query);
     const char *qs = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (qs && strstr(qs, "%00")) { /* decoded, it would cut the value short */
+        api_reply_error(r, 400, "invalid_request", "malformed query string: a value holds a NUL (%%00)");
+        return;
+    }
     if (qs && evhttp_parse_query_str(qs, r->query) != 0) {
         api_reply_error(r, 400, "invalid_request", "malformed query string");
         return;

@@ -122,6 +122,15 @@ class Signup(Base):
         self.assertError(signup_req(code, unique_name(), password="123456789"), 400, "invalid_request")
         self.assertEqual(signup_req(code, unique_name(), password="1234567890").status, 201)
 
+    def test_password_length_counts_characters_not_bytes(self):
+        # 5 and 9 characters of 2 and 4 bytes each: 10 and 36 bytes, still too short.
+        for short in ("\u00e9" * 5, "\U0001F600" * 9):
+            with self.subTest(password=short):
+                self.assertError(signup_req(invite(), unique_name(), password=short), 400, "invalid_request",
+                                 "password must be at least 10 characters")
+        r = signup_req(invite(), unique_name(), password="\U0001F600" * 10)
+        self.assertEqual(r.status, 201, r)
+
     def test_username_rules(self):
         code = invite()
         for bad in ["ab", "a" * 31, "Abcdef", "abc-def", "abc def", "abc.def", "\u00e9abcd", "abc\u0000d", ""]:

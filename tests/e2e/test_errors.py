@@ -129,6 +129,9 @@ class MalformedBodies(Base):
             with self.subTest(field=field):
                 self.bad("POST", "/v1/auth/signup", body)
         self.bad("PUT", "/v1/admin/users/%s/role" % USER["username"], {"role": "admin\u0000"}, token=ADMIN)
+        # The refusal says what is wrong in the client's terms, not the parser's.
+        r = self.bad("PATCH", "/v1/me", {"bio": "a\u0000b"}, token=USER["token"], names="NUL")
+        self.assertNotIn("JSON_ALLOW_NUL", r.body["error"]["message"])
         me = srv.request("GET", "/v1/me", token=USER["token"]).body
         self.assertEqual(me["role"], "user")
         self.assertNotIn("\u0000", me["display_name"] + me["bio"])
@@ -248,6 +251,34 @@ class Routing(Base):
                 self.assertIn(b"content-type: application/json", head.lower())
                 self.assertIn(b"content-length:", head.lower())
                 self.assertEqual(set(json.loads(body)["error"]), {"code", "message"})
+
+    def test_path_segments_that_are_not_text_name_nothing(self):
+        # A segment that decodes to a NUL or to bytes that are not UTF-8 is 404, like any
+        # name that does not exist: never a 503 that asks the client to retry, and never
+        # the object whose name the NUL would have cut it down to.
+        tok, name = USER["token"], USER["username"]
+        cases = [("GET", "/v1/users/%FF", None, tok), ("GET", "/v1/users/%FF%FE/posts", None, tok),
+                 ("POST", "/v1/users/%FF/follow", None, tok), ("DELETE", "/v1/users/%FF/follow", None, tok),
+                 ("DELETE", "/v1/me/cameo/approvals/%FF", None, tok),
+                 ("PUT", "/v1/admin/users/%FF/role", {"role": "user"}, ADMIN),
+                 ("DELETE", "/v1/posts/%00/cameos/me", None, tok), ("GET", "/v1/posts/1%00", None, tok),
+                 ("GET", "/v1/users/" + name + "%00", None, tok),
+                 ("GET", "/v1/users/" + name + "%00x/posts", None, tok),
+                 ("GET", "/v1/media/1%00", None, tok)]
+        for method, path, body, token in cases:
+            with self.subTest(method=method, path=path):
+                self.assertErrorShape(self.req(method, path, body, token=token), 404, "not_found")
+        other = signup(srv)
+        self.assertErrorShape(self.req("POST", "/v1/users/%s%%00/follow" % other["username"], token=tok),
+                              404, "not_found")
+        profile = srv.request("GET", "/v1/users/" + other["username"], token=tok).body
+        self.assertFalse(profile["viewer_follows"], profile)
+
+    def test_a_nul_in_a_query_value_is_refused(self):
+        for q in ("?cursor=%00abc", "?limit=%00", "?limit=5%00"):
+            with self.subTest(query=q):
+                self.assertErrorShape(self.req("GET", "/v1/me/invites" + q, token=USER["token"]), 400,
+                                      "invalid_request", "query string")
 
     def test_query_strings(self):
         tok = USER["token"]
