@@ -217,7 +217,7 @@ static void media_found(void *arg, const db_reply *rep)
 }
 
 /* Runs once the optional token is checked. A valid token applies the viewer's own rules
- * (post_visible). A signature was handed out in post.media to whoever could see the post at
+ * (post_openable, as for the post's page). A signature was handed out in post.media to whoever could see the post at
  * the time, the author of a draft included, so it opens drafts and published posts alike,
  * but never a post taken down since (removed, hidden, a revoked cameo, a banned author). */
 static void media_authorised(api_req *r)
@@ -232,7 +232,7 @@ static void media_authorised(api_req *r)
     db_exec(r->thread->db,
             "SELECT m.sha256, m.mime FROM media m JOIN posts p ON p.id = m.post_id "
             "WHERE m.id = $1::bigint AND ("
-            " ($2::bigint <> 0 AND post_visible(p, $2::bigint, $3::boolean, $4::text)) OR"
+            " ($2::bigint <> 0 AND post_openable(p, $2::bigint, $3::boolean, $4::text)) OR"
             " ($5::boolean AND p.status IN ('draft', 'published')"
             "  AND NOT EXISTS (SELECT 1 FROM post_cameos pc WHERE pc.post_id = p.id AND pc.revoked)"
             "  AND NOT EXISTS (SELECT 1 FROM users a WHERE a.id = p.author_id AND a.banned)))",

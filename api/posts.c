@@ -1,6 +1,7 @@
 /* api/posts.c: a post's page, my drafts, publishing, editing and deleting (API.md "Posts,
- * drafts, remixes"). Visibility is decided in SQL by post_visible(); an object the caller
- * may not see is 404, never 403, so ids do not leak; one they may see but not change is 403. */
+ * drafts, remixes"). Visibility is decided in SQL by post_visible() (a page, by
+ * post_openable(): the people a post features open it too); an object the caller may not see
+ * is 404, never 403, so ids do not leak; one they may see but not change is 403. */
 #include "api/posts.h"
 
 #include "api/handlers.h"
@@ -60,7 +61,7 @@ void api_post_get(api_req *r)
     if (!valid_id(r)) return;
     const char *params[] = { r->params[0], api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r) };
     db_exec(r->thread->db, "SELECT post_json_for(p, $2::bigint)::text FROM posts p WHERE p.id = $1::bigint "
-                           "AND post_visible(p, $2::bigint, $3::boolean, $4)", 4, params, post_loaded, r);
+                           "AND post_openable(p, $2::bigint, $3::boolean, $4)", 4, params, post_loaded, r);
 }
 
 static void page_loaded(void *arg, const db_reply *rep)

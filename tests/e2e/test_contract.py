@@ -265,7 +265,7 @@ class Appearances(ApiTestCase):
         sql("INSERT INTO notifications (user_id, type, actor_id, post_id) VALUES (%d, 'cameo_used', %d, %d)"
             % (int(user.id), int(author.id), int(pid)))
 
-    def test_every_use_of_my_likeness_even_where_the_page_is_closed_to_me(self):
+    def test_every_use_of_my_likeness_and_the_pages_it_opens_to_me(self):
         author, x, other = new_users(3)
         draft = make_post(author, status="draft", cameos=[x])
         public = make_post(author, cameos=[x])
@@ -277,8 +277,16 @@ class Appearances(ApiTestCase):
             % (int(with_revoked), int(other.id)))
         for pid in (draft, public, followers_only, hidden, removed, with_revoked):
             self.notify_cameo(author, x, pid)
-        for pid in (draft, followers_only, hidden, removed, with_revoked):
+        # I open the page of every draft or published use of my likeness; a post held for
+        # review stays with its author and the moderators, and a removed one is gone.
+        for pid in (draft, public, followers_only, with_revoked):
+            self.assertEqual(req(x, "GET", "/v1/posts/%s" % pid).status, 200, pid)
+        for pid in (hidden, removed):
             self.assertEqual(req(x, "GET", "/v1/posts/%s" % pid).status, 404, pid)
+        # Nobody else gains anything: the draft, the held post and the followers-only post
+        # stay closed to a stranger.
+        for pid in (draft, followers_only, hidden):
+            self.assertEqual(req(other, "GET", "/v1/posts/%s" % pid).status, 404, pid)
         every = sorted([draft, public, followers_only, hidden, with_revoked])
         self.assertEqual(sorted(ids(list_all(x, "/v1/me/cameo/appearances"))), every)
         self.assertEqual(sorted(self.cameo_used(x)), every)
@@ -289,6 +297,27 @@ class Appearances(ApiTestCase):
         # A banned author's posts are gone from everyone's appearances.
         sql("UPDATE users SET banned = true WHERE id = %d" % int(author.id))
         self.assertEqual(ids(list_all(x, "/v1/me/cameo/appearances")), [])
+
+    def test_a_draft_that_features_me_stays_open_to_me_after_i_take_it_down_or_revoke(self):
+        # DELETE /v1/me/cameo: "every post that features me, published or draft, [...] its
+        # page gives 404 to everyone but its author and me".
+        author, x, stranger = new_users(3)
+        taken_down, revoked = make_post(author, status="draft", cameos=[x]), make_post(author, status="draft", cameos=[x])
+        self.assertEqual(req(x, "DELETE", "/v1/posts/%s/cameos/me" % taken_down).status, 204)
+        self.assertEqual(req(x, "DELETE", "/v1/me/cameo").status, 204)
+        for pid in (taken_down, revoked):
+            for who, status in ((author, 200), (x, 200), (stranger, 404)):
+                with self.subTest(post=pid, who=who.name):
+                    r = req(who, "GET", "/v1/posts/%s" % pid)
+                    self.assertEqual(r.status, status, r)
+                    if status == 200:
+                        self.assertEqual(r.body["status"], "draft")
+        # Open to look at, not to act on: publishing and editing stay the author's.
+        self.assertIn(req(x, "POST", "/v1/posts/%s/publish" % revoked, {}).status, (403, 404))
+        self.assertIn(req(x, "PATCH", "/v1/posts/%s" % revoked, {"caption": "mine now"}).status, (403, 404))
+        self.assertIn(req(x, "DELETE", "/v1/posts/%s" % revoked).status, (403, 404))
+        r = req(author, "GET", "/v1/posts/%s" % revoked)
+        self.assertEqual((r.body["status"], r.body["caption"]), ("draft", ""), r)
 
     def test_restricted_posts_are_never_listed_to_a_minor(self):
         author = new_user()
