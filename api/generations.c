@@ -29,10 +29,20 @@ typedef struct create {
     const char *cameos[MAX_CAMEOS];
     int ncameos;
     const char *key;            /* Idempotency-Key or NULL */
-    char body_hash[65];         /* SHA-256 of the body: what "the same body" means */
+    char body_hash[65];         /* SHA-256 of the body as JSON with its keys sorted and no
+                                 * spaces: what "the same body" means, whatever the order
+                                 * or spacing a client writes it in */
+    char raw_hash[65];          /* SHA-256 of the body's bytes, as keys were stored before */
     char cameo_array[80];       /* "{a,b}": names are [a-z0-9_], so no quoting is needed */
     const char *user_id;
 } create;
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, data, len);
+    sodium_bin2hex(out, 65, digest, sizeof digest);
+}
 
 static int is_digits(const char *s)
 {
@@ -56,7 +66,8 @@ static void reply_json_text(api_req *r, int status, const char *text)
 /* A stored first response: replay it when the body is the same, else refuse. */
 static void replay(create *c, const PGresult *rec)
 {
-    if (strcmp(PQgetvalue(rec, 0, 0), c->body_hash) != 0) {
+    const char *stored = PQgetvalue(rec, 0, 0);
+    if (strcmp(stored, c->body_hash) != 0 && strcmp(stored, c->raw_hash) != 0) {
         api_reply_error(c->r, 422, "idempotency_mismatch",
                         "this Idempotency-Key was used with a different request body");
         return;
@@ -263,9 +274,11 @@ static int parse(create *c)
         api_reply_error(r, 400, "invalid_request", "Idempotency-Key must be 1 to %d characters", MAX_IDEMPOTENCY_KEY);
         return -1;
     }
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, r->raw_body, r->raw_len);
-    sodium_bin2hex(c->body_hash, sizeof c->body_hash, digest, sizeof digest);
+    char *canonical = json_dumps(r->body, JSON_SORT_KEYS | JSON_COMPACT);
+    if (!canonical) abort();
+    sha256_hex(canonical, strlen(canonical), c->body_hash);
+    free(canonical);
+    sha256_hex(r->raw_body, r->raw_len, c->raw_hash);
     return 0;
 }
 

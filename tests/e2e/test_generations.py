@@ -535,15 +535,37 @@ class Idempotency(Base):
             for _ in range(2):
                 self.assertError(generate(u, key="blocked", prompt="gore"), 422, "prompt_blocked")
             put_limits(daily_generations_free=2)
+            # Refused requests stored nothing: once the quota allows, the same request under
+            # the same key is a new job, and from then on it replays.
             r = generate(u, key="after-quota", raw=body)
-            # A new job, or the first answer replayed; never 409 for a request long finished.
-            self.assertIn(r.status, (202, 429), r)
-            if r.status == 202:
-                again = generate(u, key="after-quota", raw=body)
-                self.assertEqual((again.status, again.body), (202, r.body))
-                self.assertEqual(len(my_generations(u)), 2)
+            self.assertEqual(r.status, 202, r)
+            again = generate(u, key="after-quota", raw=body)
+            self.assertEqual((again.status, again.body), (202, r.body))
+            self.assertEqual(again.headers.get("Idempotent-Replayed"), "true")
+            self.assertEqual(len(my_generations(u)), 2)
         finally:
             put_limits(**lim)
+
+    def test_a_corrected_request_can_reuse_the_key_of_a_refused_one(self):
+        u = new_user()
+        self.assertError(generate(u, key="fix-me", raw={"prompt": ""}), 400, "invalid_request", "prompt")
+        fixed = self.accepted(generate(u, key="fix-me", raw={"prompt": "a kite, this time"}))
+        self.assertEqual([g["id"] for g in my_generations(u)], [fixed["id"]])
+
+    def test_the_same_json_in_another_key_order_or_spacing_is_the_same_body(self):
+        u = new_user()
+        first = generate(u, key="order-free", raw='{"prompt":"a kite at dusk","seconds":4,"aspect":"1:1"}')
+        g = self.accepted(first)
+        for text in ('{"seconds":4,"aspect":"1:1","prompt":"a kite at dusk"}',
+                     '{ "aspect" : "1:1" ,\n  "prompt": "a kite at dusk", "seconds": 4 }',
+                     '{"prompt":"a kite at \\u0064usk","seconds":4,"aspect":"1:1"}'):
+            with self.subTest(body=text):
+                again = generate(u, key="order-free", raw=text)
+                self.assertEqual((again.status, again.body), (202, first.body), again)
+                self.assertEqual(again.headers.get("Idempotent-Replayed"), "true")
+        self.assertError(generate(u, key="order-free", raw='{"seconds":8,"aspect":"1:1","prompt":"a kite at dusk"}'),
+                         422, "idempotency_mismatch")
+        self.assertEqual([x["id"] for x in my_generations(u)], [g["id"]])
 
     def test_a_retry_after_the_quota_is_used_still_replays(self):
         lim = stored_limits()
