@@ -1,5 +1,7 @@
 /* feed/policy.c: blocked-term matching with libunistring (see policy.h). Both sides are
- * case-folded to NFC, so "STRASSE" matches "straße" and "É" matches "é"; a match counts
+ * case-folded to NFKC, so "STRASSE" matches "straße", "É" matches "é" and fullwidth "ＧＯＲＥ"
+ * matches "gore"; invisible format characters (zero-width spaces, soft hyphens) are dropped
+ * and every run of white space counts as one space, so neither hides a term. A match counts
  * only when the characters around it are not letters, digits or marks. */
 #include "feed/policy.h"
 
@@ -10,18 +12,38 @@
 #include <uninorm.h>
 #include <unistr.h>
 
-/* Case-folds s into a new NUL-terminated buffer (caller frees), or NULL if invalid UTF-8. */
+/* Folds s into a new NUL-terminated buffer (caller frees): case-folded to NFKC, format
+ * characters dropped, white space runs made one space and trimmed. NULL if invalid UTF-8. */
 static uint8_t *fold(const char *s, size_t *len)
 {
     size_t n = strlen(s);
     if (u8_check((const uint8_t *)s, n) != NULL) return NULL;
-    size_t outlen = 0;
-    uint8_t *f = u8_casefold((const uint8_t *)s, n, NULL, UNINORM_NFC, NULL, &outlen);
+    size_t flen = 0;
+    uint8_t *f = u8_casefold((const uint8_t *)s, n, NULL, UNINORM_NFKC, NULL, &flen);
     if (!f) return NULL;
-    uint8_t *z = realloc(f, outlen + 1);
+    uint8_t *z = malloc(flen + 1); /* never longer than the folded text */
     if (!z) { free(f); return NULL; }
-    z[outlen] = '\0';
-    *len = outlen;
+    size_t out = 0;
+    bool space = true; /* drops leading white space */
+    for (size_t i = 0; i < flen;) {
+        ucs4_t c;
+        int k = u8_mbtouc(&c, f + i, flen - i);
+        if (uc_is_general_category(c, UC_CATEGORY_Cf)) {
+            /* invisible: not there */
+        } else if (uc_is_space(c) || uc_is_general_category(c, UC_CATEGORY_Z)) {
+            if (!space) z[out++] = ' ';
+            space = true;
+        } else {
+            memcpy(z + out, f + i, (size_t)k);
+            out += (size_t)k;
+            space = false;
+        }
+        i += (size_t)k;
+    }
+    if (out > 0 && z[out - 1] == ' ') out--;
+    z[out] = '\0';
+    free(f);
+    *len = out;
     return z;
 }
 
@@ -67,17 +89,11 @@ const char *feed_policy_match(const char *prompt, const char *const *terms, int 
 
 int feed_policy_normalise(const char *term, char *out, size_t outlen)
 {
-    while (*term == ' ' || *term == '\t' || *term == '\n') term++;
-    size_t n = strlen(term);
-    while (n && (term[n - 1] == ' ' || term[n - 1] == '\t' || term[n - 1] == '\n')) n--;
-    if (n == 0) return -1;
-    char *copy = strndup(term, n);
     size_t flen = 0;
-    uint8_t *f = copy ? fold(copy, &flen) : NULL;
-    free(copy);
+    uint8_t *f = fold(term, &flen);
     if (!f) return -1;
     int rc = -1;
-    if (u8_mbsnlen(f, flen) <= FEED_POLICY_MAX_TERM_CHARS && flen < outlen) {
+    if (flen > 0 && u8_mbsnlen(f, flen) <= FEED_POLICY_MAX_TERM_CHARS && flen < outlen) {
         memcpy(out, f, flen + 1);
         rc = 0;
     }

@@ -351,6 +351,16 @@ class Policy(Base):
             with self.subTest(prompt=prompt):
                 self.accepted(generate(u, prompt=prompt))
 
+    def test_spacing_wide_letters_and_invisible_characters_hide_no_term(self):
+        u = new_user()
+        stored = put_policy(self._policy + ["gore", "  School \t Shooting "])
+        self.assertIn("school shooting", stored)
+        for prompt in ("a school  shooting", "a school\nshooting", "school\u00a0shooting", "\uff27\uff2f\uff32\uff25",
+                       "g\u200bore", "go\u00adre"):
+            with self.subTest(prompt=prompt):
+                self.assertError(generate(u, prompt=prompt), 422, "prompt_blocked")
+        self.accepted(generate(u, prompt="a school, then shooting stars"))
+
 
 # ---- daily quotas ----
 

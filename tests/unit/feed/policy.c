@@ -24,6 +24,18 @@ Test(policy, ignores_parts_of_words)
     cr_assert_null(feed_policy_match("a sunny meadow", terms, N));
 }
 
+Test(policy, spacing_widths_and_invisible_characters_hide_nothing)
+{
+    static const char *const phrase[] = { "make a bomb", "gore" };
+    cr_assert_str_eq(feed_policy_match("how to make  a bomb", phrase, 2), "make a bomb");
+    cr_assert_str_eq(feed_policy_match("make\na\tbomb", phrase, 2), "make a bomb");
+    cr_assert_str_eq(feed_policy_match("make\xc2\xa0" "a\xe2\x80\x83" "bomb", phrase, 2), "make a bomb"); /* no-break, em space */
+    cr_assert_str_eq(feed_policy_match("\xef\xbd\x87\xef\xbd\x8f\xef\xbd\x92\xef\xbd\x85", phrase, 2), "gore"); /* fullwidth */
+    cr_assert_str_eq(feed_policy_match("g\xe2\x80\x8bo\xc2\xadre", phrase, 2), "gore"); /* zero-width space, soft hyphen */
+    cr_assert_null(feed_policy_match("make abomb", phrase, 2));
+    cr_assert_null(feed_policy_match("make a bombastic entrance", phrase, 2));
+}
+
 Test(policy, invalid_utf8_never_matches_and_never_crashes)
 {
     cr_assert_null(feed_policy_match("gore \xff\xfe", terms, N));
@@ -36,6 +48,11 @@ Test(policy, normalises_terms)
     char out[256];
     cr_assert_eq(feed_policy_normalise("  GoRe \n", out, sizeof out), 0);
     cr_assert_str_eq(out, "gore");
+    cr_assert_eq(feed_policy_normalise("  Make \t A\n\nBomb ", out, sizeof out), 0);
+    cr_assert_str_eq(out, "make a bomb");
+    cr_assert_eq(feed_policy_normalise("\xef\xbc\xa7ore", out, sizeof out), 0);
+    cr_assert_str_eq(out, "gore");
     cr_assert_eq(feed_policy_normalise("   ", out, sizeof out), -1);
+    cr_assert_eq(feed_policy_normalise("\xe2\x80\x8b", out, sizeof out), -1);
     cr_assert_eq(feed_policy_normalise("\xff", out, sizeof out), -1);
 }
