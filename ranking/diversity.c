@@ -1,5 +1,6 @@
 /* ranking/diversity.c: the page re-rank of diversity.h, in two steps. Choosing: take items
- * in rank order while their author and remix root are under the caps; if that leaves slots
+ * in rank order while their author and remix root are under the caps (an author's cap also
+ * no more than the page can hold without two neighbours alike); if that leaves slots
  * empty, fill them one at a time with the item that breaks the caps least. Arranging: place
  * the chosen items best first, but only where what remains can still be laid out with no two
  * neighbours sharing an author (the multiset rule: no author may hold more than half of the
@@ -36,14 +37,23 @@ static int over(int count, int cap)
     return count + 1 > cap ? count + 1 - cap : 0;
 }
 
+/* How many of k slots one author may hold: the page cap, and no more than a layout with no
+ * two neighbours alike can take (half the slots, rounded up; rounded down for the author
+ * shown just before the page, who may not take its first slot). */
+static int author_cap(int64_t author, int64_t prev_author, int k)
+{
+    int fits = author == prev_author ? k / 2 : (k + 1) / 2;
+    return fits < RANK_PAGE_MAX_PER_AUTHOR ? fits : RANK_PAGE_MAX_PER_AUTHOR;
+}
+
 /* Step 1: the indexes of the chosen items, in rank order; returns how many. */
-static int choose(const rank_item *items, int n, int k, int *chosen)
+static int choose(const rank_item *items, int n, int k, int64_t prev_author, int *chosen)
 {
     bool *taken = xcalloc((size_t)n, sizeof *taken);
     int64_t *authors = xcalloc((size_t)k, sizeof *authors), *roots = xcalloc((size_t)k, sizeof *roots);
     int m = 0;
     for (int i = 0; i < n && m < k; i++) {
-        if (count_of(authors, m, items[i].author) >= RANK_PAGE_MAX_PER_AUTHOR ||
+        if (count_of(authors, m, items[i].author) >= author_cap(items[i].author, prev_author, k) ||
             count_of(roots, m, items[i].root) >= RANK_PAGE_MAX_PER_ROOT)
             continue;
         taken[i] = true;
@@ -55,7 +65,7 @@ static int choose(const rank_item *items, int n, int k, int *chosen)
         int best = -1, best_excess = 0;
         for (int i = 0; i < n; i++) {
             if (taken[i]) continue;
-            int excess = over(count_of(authors, m, items[i].author), RANK_PAGE_MAX_PER_AUTHOR) +
+            int excess = over(count_of(authors, m, items[i].author), author_cap(items[i].author, prev_author, k)) +
                          over(count_of(roots, m, items[i].root), RANK_PAGE_MAX_PER_ROOT);
             if (best < 0 || excess < best_excess) {
                 best = i;
@@ -98,7 +108,7 @@ int rank_diversify(const rank_item *items, int n, int k, int64_t prev_author, in
     if (n <= 0 || k <= 0) return 0;
     if (k > n) k = n;
     int *chosen = xcalloc((size_t)k, sizeof *chosen);
-    int m = choose(items, n, k, chosen);
+    int m = choose(items, n, k, prev_author, chosen);
 
     /* Authors of the chosen items as small indexes, with how many of each are unplaced. */
     int64_t *ids = xcalloc((size_t)m, sizeof *ids);

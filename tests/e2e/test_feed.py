@@ -253,6 +253,23 @@ class PageRules(ApiTestCase):
         for n, items in enumerate(scroll(viewer, "/v1/feed/trending", limit=10, pages=2)):
             self.assertPageRules(items, "trending page %d" % (n + 1))
 
+    def test_small_pages_keep_authors_apart_across_the_scroll(self):
+        # A followed author's posts lead For You; with pages of one or two items, no page
+        # and no page boundary may put that author twice in a row while others remain.
+        viewer, prolific, *others = new_users(8)
+        follow(viewer, prolific)
+        for _ in range(4):
+            make_post(prolific)
+        for o in others:
+            make_post(o)
+        for path in ("/v1/feed", "/v1/feed/trending"):
+            for limit in (1, 2):
+                with self.subTest(path=path, limit=limit):
+                    authors = [i["author"]["id"] for i in flat(scroll(viewer, path, limit=limit, pages=6))]
+                    self.assertEqual(len(authors), 6 * limit)
+                    for x, y in zip(authors, authors[1:]):
+                        self.assertNotEqual(x, y, "%s limit %d: %s" % (path, limit, authors))
+
 
 class Steering(ApiTestCase):
     def test_completed_posts_sink(self):

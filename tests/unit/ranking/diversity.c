@@ -164,6 +164,68 @@ Test(diversity, the_page_does_not_start_with_the_last_author_shown)
     cr_assert_eq(adjacent_repeats(m, 5), 0);
 }
 
+Test(diversity, a_page_of_one_skips_the_last_author_shown)
+{
+    int n = 0;
+    add(&n, 5, 0, 100);
+    add(&n, 5, 0, 90);
+    add(&n, 6, 0, 10);
+    rank_order(items, n);
+    int m = rank_diversify(items, n, 1, 5, page);
+    cr_assert_eq(m, 1);
+    cr_assert_eq(items[page[0]].author, 6);
+    /* With nobody else left, the page is still filled. */
+    m = rank_diversify(items, 2, 1, 5, page);
+    cr_assert_eq(m, 1);
+    cr_assert_eq(items[page[0]].author, 5);
+}
+
+Test(diversity, a_page_of_two_holds_two_authors_when_others_exist)
+{
+    int n = 0;
+    add(&n, 5, 0, 100);
+    add(&n, 5, 0, 90);
+    add(&n, 6, 0, 10);
+    add(&n, 7, 0, 5);
+    rank_order(items, n);
+    int m = rank_diversify(items, n, 2, 0, page);
+    cr_assert_eq(m, 2);
+    cr_assert_eq(adjacent_repeats(m, 0), 0);
+    cr_assert_eq(items[page[0]].author, 5, "the best item still leads");
+    /* The author shown last may come back only in the second slot. */
+    m = rank_diversify(items, n, 2, 5, page);
+    cr_assert_eq(m, 2);
+    cr_assert_eq(adjacent_repeats(m, 5), 0);
+    /* Pages of any size, each following the last: no author twice in a row across them. */
+    for (int k = 1; k <= 3; k++) {
+        int64_t prev = 0;
+        int left = n;
+        rank_item pool[MAXN];
+        memcpy(pool, items, sizeof pool[0] * (size_t)n);
+        while (left > 0) {
+            memcpy(items, pool, sizeof pool[0] * (size_t)left);
+            int got = rank_diversify(items, left, k, prev, page);
+            cr_assert_gt(got, 0);
+            int distinct_left = 0;
+            for (int i = 0; i < left; i++) {
+                bool seen = false;
+                for (int j = 0; j < i; j++) seen |= pool[j].author == pool[i].author;
+                distinct_left += !seen;
+            }
+            if (distinct_left > 1 && left > got) cr_assert_eq(adjacent_repeats(got, prev), 0, "k %d", k);
+            prev = items[page[got - 1]].author;
+            /* Take the page's items out of the pool, keeping rank order. */
+            int w = 0;
+            for (int i = 0; i < left; i++) {
+                bool shown = false;
+                for (int j = 0; j < got; j++) shown |= page[j] == i;
+                if (!shown) pool[w++] = pool[i];
+            }
+            left = w;
+        }
+    }
+}
+
 Test(diversity, sunk_items_come_last)
 {
     int n = 0;
