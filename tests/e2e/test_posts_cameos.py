@@ -318,6 +318,33 @@ class Drafts(Base):
         self.assertEqual(self.page(a, parent)["counts"]["remixes"], 1)
         self.assertEqual(self.page(a, root)["counts"]["remixes"], 0)     # direct remixes only
 
+    def test_a_remix_counts_on_its_parent_only_while_it_is_published(self):
+        a, b, c, mod, *reporters = new_users(7)
+        sql("UPDATE users SET role = 'moderator' WHERE id = %d" % int(mod.id))
+        parent = make_post(a)
+        kept, deleted = (make_post(u, status="draft", prompt="a remix") for u in (b, c))
+        sql("UPDATE posts SET remix_of = %d, remix_root = %d, remix_depth = 1 WHERE id IN (%d, %d)"
+            % (int(parent), int(parent), int(kept), int(deleted)))
+        counted = lambda: self.page(a, parent)["counts"]["remixes"]
+        listed = lambda: len(list_all(a, "/v1/posts/%s/remixes" % parent))
+        for who, pid in ((b, kept), (c, deleted)):
+            self.assertEqual(publish(who, pid).status, 200)
+        self.assertEqual((counted(), listed()), (2, 2))
+        # Deleted by its author: no longer a published remix.
+        self.assertEqual(req(c, "DELETE", "/v1/posts/%s" % deleted).status, 204)
+        self.assertEqual((counted(), listed()), (1, 1))
+        # Held for review by three reports, then cleared by a moderator: out, then back.
+        for u in reporters[:3]:
+            self.assertEqual(req(u, "POST", "/v1/posts/%s/reports" % kept, {"reason": "spam"}).status, 201)
+        self.assertEqual((counted(), listed()), (0, 0))
+        case = [c for c in list_all(mod, "/v1/moderation/queue") if c["post"]["id"] == kept][0]
+        r = req(mod, "POST", "/v1/moderation/cases/%s/decision" % case["id"], {"action": "dismiss"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((counted(), listed()), (1, 1))
+        # Removed by a moderator.
+        self.assertEqual(req(mod, "DELETE", "/v1/posts/%s" % kept).status, 204)
+        self.assertEqual((counted(), listed()), (0, 0))
+
     def test_followers_only_posts(self):
         a, fan, other = new_users(3)
         follow(fan, a)
