@@ -1,6 +1,7 @@
-/* api/admin.c: admin-only settings: a user's role, and the limits (daily generations per
- * tier, invites per user). Each change is written to the audit log in the same
- * transaction as the change itself. */
+/* api/admin.c: admin-only settings: a user's role, the limits (daily generations per
+ * tier, invites per user) and the prompt content policy. Each change is written to the
+ * audit log in the same statement as the change itself; a request that changes nothing
+ * (the role a user already has, a limit at its value, the same policy) logs nothing. */
 #include "api/handlers.h"
 
 #include "api/server.h"
@@ -29,15 +30,14 @@ void api_admin_role_put(api_req *r)
         api_reply_error(r, 400, "invalid_request", "role must be user, moderator or admin");
         return;
     }
-    db_query *q = db_query_new();
-    const char *p1[] = { r->params[0], role };
-    db_query_add(q, "WITH u AS (UPDATE users SET role = $2 WHERE username = $1 RETURNING *) "
-                    "SELECT " FEED_USER_COLS ", u.role FROM u", 2, p1);
-    const char *p2[] = { api_viewer_id(r), r->params[0], role };
-    db_query_add(q, "INSERT INTO audit_log (actor_id, action, target_type, target_id, note) "
-                    "SELECT $1::bigint, 'role_change', 'user', id::text, 'role: ' || $3 "
-                    "FROM users WHERE username = $2", 3, p2);
-    db_run(r->thread->db, q, role_set, r);
+    const char *params[] = { r->params[0], role, api_viewer_id(r) };
+    db_exec(r->thread->db,
+            "WITH before AS (SELECT id, role FROM users WHERE username = $1 FOR UPDATE), "
+            "u AS (UPDATE users SET role = $2 WHERE id = (SELECT id FROM before) RETURNING *), "
+            "logged AS (INSERT INTO audit_log (actor_id, action, target_type, target_id, note) "
+            "           SELECT $3::bigint, 'role_change', 'user', id::text, 'role: ' || $2 "
+            "           FROM before WHERE role <> $2) "
+            "SELECT " FEED_USER_COLS ", u.role FROM u", 3, params, role_set, r);
 }
 
 /* Numeric settings an admin may change; quota_mode is the one word among them. */
@@ -90,9 +90,10 @@ void api_admin_limits_get(api_req *r)
 static void set_setting(api_req *r, db_query *q, const char *name, const char *value)
 {
     const char *p[] = { name, value, api_viewer_id(r) };
-    db_query_add(q, "UPDATE settings SET value = $2::bigint WHERE name = $1", 2, p);
-    db_query_add(q, "INSERT INTO audit_log (actor_id, action, target_type, target_id, note) "
-                    "VALUES ($3::bigint, 'limits_change', 'setting', $1, $1 || ' = ' || $2)", 3, p);
+    db_query_add(q, "WITH changed AS (UPDATE settings SET value = $2::bigint "
+                    "                 WHERE name = $1 AND value <> $2::bigint RETURNING name) "
+                    "INSERT INTO audit_log (actor_id, action, target_type, target_id, note) "
+                    "SELECT $3::bigint, 'limits_change', 'setting', $1, $1 || ' = ' || $2 FROM changed", 3, p);
 }
 
 void api_admin_limits_put(api_req *r)
@@ -181,12 +182,16 @@ void api_admin_policy_put(api_req *r)
     array[used++] = '}';
     array[used] = '\0';
     db_query *q = db_query_new();
-    db_query_add(q, "DELETE FROM policy_terms", 0, NULL);
-    const char *p1[] = { array };
-    db_query_add(q, "INSERT INTO policy_terms (term) SELECT DISTINCT unnest($1::text[])", 1, p1);
-    const char *p2[] = { api_viewer_id(r), arena_printf(r->arena, "%zu terms", json_array_size(list)) };
-    db_query_add(q, "INSERT INTO audit_log (actor_id, action, target_type, target_id, note) "
-                    "VALUES ($1::bigint, 'policy_change', 'policy', 'blocked_terms', $2)", 2, p2);
+    const char *p1[] = { array, api_viewer_id(r) };
+    /* The audit note counts the terms stored: normalising can make two terms one. */
+    db_query_add(q,
+        "WITH before AS (SELECT coalesce(array_agg(term ORDER BY term), '{}') AS terms FROM policy_terms), "
+        "after AS (SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}') AS terms FROM unnest($1::text[]) t), "
+        "gone AS (DELETE FROM policy_terms WHERE term NOT IN (SELECT unnest(terms) FROM after)), "
+        "added AS (INSERT INTO policy_terms (term) SELECT unnest(terms) FROM after ON CONFLICT DO NOTHING) "
+        "INSERT INTO audit_log (actor_id, action, target_type, target_id, note) "
+        "SELECT $2::bigint, 'policy_change', 'policy', 'blocked_terms', cardinality(after.terms) || ' terms' "
+        "FROM before, after WHERE before.terms <> after.terms", 2, p1);
     db_query_add(q, POLICY_SQL, 0, NULL);
     db_run(r->thread->db, q, policy_loaded, r);
 }

@@ -213,19 +213,20 @@ void api_post_delete(api_req *r)
     if (!valid_id(r)) return;
     const char *params[] = { r->params[0], api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r) };
     /* Removal keeps the row (provenance and moderation refer to it); a moderator's removal
-     * is written to the audit log and, when it takes the post down, tells its author with
-     * a `moderation` notification (a fresh one, unread, if this moderator told them of this
-     * post before). */
+     * is written to the audit log and tells its author with a `moderation` notification (a
+     * fresh one, unread, if this moderator told them of this post before). Removing a post
+     * that is already removed is 204 and changes nothing, so a retried DELETE logs nothing. */
     db_exec(r->thread->db,
             "WITH target AS (SELECT p.id, p.author_id, p.status FROM posts p WHERE p.id = $1::bigint "
             "                AND post_visible(p, $2::bigint, $3::boolean, $4)), "
             "allowed AS (SELECT id FROM target WHERE author_id = $2::bigint OR $4 IN ('moderator', 'admin')), "
-            "removed AS (UPDATE posts SET status = 'removed' WHERE id IN (SELECT id FROM allowed) RETURNING id, author_id), "
+            "removed AS (UPDATE posts SET status = 'removed' WHERE id IN (SELECT id FROM allowed) "
+            "            AND status <> 'removed' RETURNING id, author_id), "
             "audit AS (INSERT INTO audit_log (actor_id, action, target_type, target_id) "
             "          SELECT $2::bigint, 'remove', 'post', id::text FROM removed WHERE author_id <> $2::bigint), "
             "told AS (INSERT INTO notifications (user_id, type, actor_id, post_id) "
             "         SELECT t.author_id, 'moderation', $2::bigint, t.id FROM target t JOIN removed USING (id) "
-            "         WHERE t.author_id <> $2::bigint AND t.status <> 'removed' "
+            "         WHERE t.author_id <> $2::bigint "
             "         ON CONFLICT (user_id, type, actor_id, post_id) DO UPDATE "
             "         SET id = nextval(pg_get_serial_sequence('notifications', 'id')), created_at = now(), read = false) "
             "SELECT EXISTS (SELECT 1 FROM allowed) FROM target", 4, params, deleted, r);

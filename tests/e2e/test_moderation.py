@@ -457,6 +457,33 @@ class Audit(fixtures.ApiTestCase):
         self.assertEqual([e["id"] for e in pages(mod, "/v1/moderation/audit", 1, most=4)], [e["id"] for e in items])
 
 
+class AuditOfChanges(fixtures.ApiTestCase):
+    def test_a_request_that_changes_nothing_logs_nothing(self):
+        mod, admin, target = new_user(role="moderator"), new_user(role="admin"), new_user()
+        start = int(sql("SELECT coalesce(max(id), 0) FROM audit_log")[0][0])
+        pid = make_post(new_user())
+        for _ in range(3):      # a retried removal
+            self.assertEqual(req(mod, "DELETE", "/v1/posts/%s" % pid).status, 204)
+        for _ in range(2):      # the same role again
+            r = req(admin, "PUT", "/v1/admin/users/%s/role" % target.name, {"role": "moderator"})
+            self.assertEqual((r.status, r.body.get("role")), (200, "moderator"), r)
+        invites = req(admin, "GET", "/v1/admin/limits").body["invites_per_user"]
+        self.assertEqual(req(admin, "PUT", "/v1/admin/limits", {"invites_per_user": invites}).status, 200)
+        policy = req(admin, "GET", "/v1/admin/policy").body["blocked_terms"]
+        term = "zzaudit" + flick.secrets.token_hex(3)
+        try:
+            for _ in range(2):  # three spellings of one term: the note counts what is stored
+                r = req(admin, "PUT", "/v1/admin/policy", {"blocked_terms": policy + [term, term.upper(), "  " + term]})
+                self.assertEqual(len(r.body["blocked_terms"]), len(policy) + 1, r)
+        finally:
+            req(admin, "PUT", "/v1/admin/policy", {"blocked_terms": policy})
+        logged = [tuple(row) for row in sql("SELECT action, target_id, coalesce(note, '') FROM audit_log "
+                                             "WHERE id > %d ORDER BY id" % start)]
+        self.assertEqual(logged, [("remove", pid, ""), ("role_change", target.id, "role: moderator"),
+                                  ("policy_change", "blocked_terms", "%d terms" % (len(policy) + 1)),
+                                  ("policy_change", "blocked_terms", "%d terms" % len(policy))])
+
+
 class Notifications(fixtures.ApiTestCase):
     def test_author_and_each_reporter_are_told(self):
         author, mod = new_user(), new_user(role="moderator")
