@@ -47,6 +47,8 @@ typedef struct feed_state {
     bool fallback;              /* PostgreSQL only (Redis unavailable) */
     int limit;
     char snap[17];              /* this scroll's snapshot id (hex) */
+    int at;                     /* how many items of the scroll came before this page, as
+                                 * the cursor says; -1 when it does not say */
     int64_t prev_author;        /* author of the item shown just before this page */
     int64_t *shown;             /* ids shown in this scroll so far (arena) */
     int nshown;
@@ -183,9 +185,11 @@ static char *id_array(arena *a, const int64_t *ids, int n)
     return s;
 }
 
-static bool all_hex(const char *s, size_t n)
+/* Whether s starts with exactly n lowercase hex digits (then ends, or goes on with a
+ * character that is not one). */
+static bool hex_run(const char *s, size_t n)
 {
-    return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
+    return strspn(s, "0123456789abcdef") == n;
 }
 
 /* The terms of one list (JSON array text from PREFS_SQL) as a C array (arena). */
@@ -249,7 +253,8 @@ static void reply_page(feed_state *st)
             const candidate *last = &st->cands[st->limit - 1];
             next = arena_printf(r->arena, "k.%s|%lld", last->published, (long long)st->cands[st->page[st->npage - 1]].author);
         } else {
-            next = arena_printf(r->arena, "s.%s", st->snap);
+            next = arena_printf(r->arena, "s.%s.%d.%lld", st->snap, st->nshown + st->npage,
+                                (long long)st->cands[st->page[st->npage - 1]].author);
         }
     }
     api_reply_list(r, st->items, next);
@@ -482,8 +487,13 @@ static void snapshot_read(void *arg, const redisReply *reply)
     if (!reply || (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_NIL)) {
         st->redis_failed = true;
     } else if (reply->type == REDIS_REPLY_STRING) {
-        int64_t *ids = NULL;
-        int n = rank_snapshot_parse(reply->str, reply->len, &st->prev_author, &ids);
+        int64_t *ids = NULL, last = 0;
+        int n = rank_snapshot_parse(reply->str, reply->len, &last, &ids);
+        /* The snapshot holds pages past this one when this request was made before (a retry
+         * whose answer was lost, a HEAD then a GET): the page is chosen again from the
+         * snapshot as it stood, so whatever was lost with the first answer is not skipped. */
+        if (st->at >= 0 && n > st->at) n = st->at;
+        else if (n > 0) st->prev_author = last;
         if (n > 0) {
             st->shown = arena_alloc(st->r->arena, sizeof *ids * (size_t)n);
             memcpy(st->shown, ids, sizeof *ids * (size_t)n);
@@ -508,9 +518,19 @@ static int read_position(feed_state *st)
         sodium_bin2hex(st->snap, sizeof st->snap, raw, sizeof raw);
         return 0;
     }
-    if (strncmp(cursor, "s.", 2) == 0 && all_hex(cursor + 2, 16)) {
-        memcpy(st->snap, cursor + 2, 17);
-        return 1;
+    /* "s.<snapshot>.<items before this page>.<author of the last of them>" */
+    if (strncmp(cursor, "s.", 2) == 0 && hex_run(cursor + 2, 16)) {
+        memcpy(st->snap, cursor + 2, 16);
+        st->snap[16] = '\0';
+        long long at = -1, author = 0;
+        int used = 0;
+        if (cursor[18] == '\0' ||
+            (sscanf(cursor + 18, ".%lld.%lld%n", &at, &author, &used) == 2 && cursor[18 + used] == '\0' &&
+             at >= 0 && at <= RANK_SNAPSHOT_MAX_IDS)) {
+            st->at = (int)at;
+            st->prev_author = author;
+            return 1;
+        }
     }
     char *ts = cursor + 2, *id = strchr(ts, '|'), *author = id ? strchr(id + 1, '|') : NULL;
     if (strncmp(cursor, "k.", 2) == 0 && author) {
@@ -532,6 +552,7 @@ static void ranked_feed(api_req *r, bool trending)
     memset(st, 0, sizeof *st);
     st->r = r;
     st->trending = trending;
+    st->at = -1;
     int pos = read_position(st);
     if (pos < 0) return;
     if (pos == 2) {

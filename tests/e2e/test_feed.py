@@ -180,6 +180,31 @@ class Paging(ApiTestCase):
         following = ids(flat(scroll(viewer, "/v1/feed/following", limit=5)))
         self.assertEqual(len(following), 16)
 
+    def test_a_page_asked_for_again_skips_nothing(self):
+        # A client whose answer was lost asks for the same page again, with the same cursor:
+        # the posts of the lost answer are not skipped for the rest of the scroll, and the
+        # scroll still holds no post twice.
+        viewer, *authors = new_users(7)
+        for a in authors:
+            follow(viewer, a)
+            make_post(a)
+            make_post(a)
+        for path in ("/v1/feed", "/v1/feed/trending"):
+            with self.subTest(path=path):
+                first = page(viewer, path, 4)
+                lost = page(viewer, path, 4, first["next_cursor"])
+                head = req(viewer, "HEAD", "%s?limit=4&cursor=%s" % (path, first["next_cursor"]))
+                self.assertEqual(head.status, 200)
+                again = page(viewer, path, 4, first["next_cursor"])
+                seen = ids(first["items"]) + ids(again["items"])
+                cursor = again["next_cursor"]
+                while cursor:
+                    body = page(viewer, path, 100, cursor)
+                    seen += ids(body["items"])
+                    cursor = body["next_cursor"]
+                self.assertEqual(len(seen), len(set(seen)), "repeats in %s" % seen)
+                self.assertEqual(set(ids(lost["items"])) - set(seen), set(), "skipped for good")
+
     def test_following_is_newest_first_and_only_followed(self):
         viewer, a, b, c = new_users(4)
         follow(viewer, a)
