@@ -152,10 +152,12 @@ void api_post_publish(api_req *r)
     }
     const char *id = r->params[0], *me = api_viewer_id(r);
     db_query *q = db_query_new();
-    /* publish_post() (migrations/0012) also counts a remix toward its parent and tells the
-     * parent's author; it returns the status before, so a repeat is told from a refusal. */
-    const char *p1[] = { id, me, caption, visibility ? visibility : "public", has_allow ? (allow_remix ? "t" : "f") : "t" };
-    db_query_add(q, "SELECT * FROM publish_post($1::bigint, $2::bigint, $3, $4, $5::boolean)", 5, p1);
+    /* publish_post() (migrations/0016) also tells a remix's parent's author; it returns the
+     * status before, so a repeat is told from a refusal. An absent allow_remix keeps the
+     * draft's (true unless the draft was edited). */
+    const char *p1[] = { id, me, caption, visibility ? visibility : "public", has_allow ? (allow_remix ? "t" : "f") : NULL };
+    db_query_add(q, "SELECT * FROM publish_post($1::bigint, $2::bigint, $3, $4, "
+                    "coalesce($5::boolean, (SELECT allow_remix FROM posts WHERE id = $1::bigint), true))", 5, p1);
     const char *pv[] = { id, me, r->viewer.minor ? "t" : "f", api_viewer_role(r) };
     db_query_add(q, "SELECT 1 FROM posts p WHERE p.id = $1::bigint AND post_visible(p, $2::bigint, $3::boolean, $4)",
                  4, pv);

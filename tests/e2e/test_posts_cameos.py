@@ -270,6 +270,14 @@ class Drafts(Base):
         r = publish(a, pid, {})
         self.assertEqual((r.status, r.body["status"]), (200, "published"))
 
+    def test_publishing_keeps_what_the_draft_was_edited_to(self):
+        a = new_user()
+        pid = make_post(a, status="draft")
+        r = req(a, "PATCH", "/v1/posts/%s" % pid, {"allow_remix": False, "caption": "edited"})
+        self.assertEqual((r.status, r.body["allow_remix"]), (200, False), r)
+        r = publish(a, pid, {})
+        self.assertEqual((r.status, r.body["allow_remix"], r.body["caption"]), (200, False, "edited"), r)
+
     def test_publish_checks_its_body(self):
         a = new_user()
         pid = make_post(a, status="draft")
