@@ -184,7 +184,11 @@ static void decided(void *arg, const db_reply *rep)
     const PGresult *res = api_db_row(r, rep, 0, "no such case");
     if (!res) return;
     const char *outcome = PQgetvalue(res, 0, 0);
-    if (strcmp(outcome, "decided") == 0)
+    if (strcmp(outcome, "own") == 0)
+        api_reply_error(r, 403, "forbidden", "this case is about your own post: another moderator decides it");
+    else if (strcmp(outcome, "outranked") == 0)
+        api_reply_error(r, 403, "forbidden", "only an admin can ban a moderator or an admin");
+    else if (strcmp(outcome, "decided") == 0)
         api_reply_error(r, 409, "conflict", "this case is already decided");
     else if (strcmp(outcome, "held") == 0)
         api_reply_error(r, 409, "conflict", "another moderator holds this case");
@@ -201,8 +205,15 @@ void api_moderation_decide(api_req *r)
     if (read_choice(r, "action", feed_decision_actions, FEED_DECISION_ACTIONS_TEXT, &action, &note)) return;
     const char *me = api_viewer_id(r);
     db_query *q = db_query_new();
-    const char *p0[] = { r->params[0], me, action, note };
-    db_query_add(q, "SELECT moderation_decide($1::bigint, $2::bigint, $3, $4)", 4, p0);
+    const char *p0[] = { r->params[0], me, action, note, api_viewer_role(r) };
+    /* Nobody decides a case about their own post, and only an admin bans a moderator or an
+     * admin: refused before moderation_decide() changes anything. */
+    db_query_add(q, "SELECT CASE WHEN p.author_id = $2::bigint THEN 'own' "
+                    "            WHEN $3 = 'ban_author' AND u.role IN ('moderator', 'admin') AND $5 <> 'admin' "
+                    "                 THEN 'outranked' "
+                    "            ELSE moderation_decide($1::bigint, $2::bigint, $3, $4) END "
+                    "FROM moderation_cases c JOIN posts p ON p.id = c.post_id JOIN users u ON u.id = p.author_id "
+                    "WHERE c.id = $1::bigint", 5, p0);
     const char *p1[] = { me, r->params[0] };
     db_query_add(q, CASE_SELECT "WHERE c.id = $2::bigint", 2, p1);
     db_run(r->thread->db, q, decided, r);

@@ -457,6 +457,39 @@ class Audit(fixtures.ApiTestCase):
         self.assertEqual([e["id"] for e in pages(mod, "/v1/moderation/audit", 1, most=4)], [e["id"] for e in items])
 
 
+class Reach(fixtures.ApiTestCase):
+    def test_nobody_decides_a_case_about_their_own_post(self):
+        close_all_cases()
+        mod, other = new_user(role="moderator"), new_user(role="moderator")
+        pid, cid, _ = reported_case(author=mod, reporters=3)
+        self.assertEqual(post_status(pid)[0], "hidden")
+        for action in ("dismiss", "remove", "ban_author"):
+            self.assertError(decide(mod, cid, action), 403, "forbidden", "your own post")
+        self.assertEqual(post_status(pid)[0], "hidden")
+        # A claim passes over it: nothing else is open, so there is nothing to claim.
+        self.assertEqual(claim(mod).status, 204)
+        r = claim(other)
+        self.assertEqual((r.status, r.body["id"]), (200, cid), r)
+        self.assertEqual(decide(other, cid, "dismiss").status, 200)
+        self.assertEqual(post_status(pid)[0], "published")
+
+    def test_only_an_admin_bans_a_moderator_or_an_admin(self):
+        mod, admin = new_user(role="moderator"), new_user(role="admin")
+        for role in ("moderator", "admin"):
+            with self.subTest(author_role=role):
+                author = new_user(role=role)
+                _, cid, _ = reported_case(author=author)
+                self.assertError(decide(mod, cid, "ban_author"), 403, "forbidden", "only an admin")
+                self.assertEqual(req(author, "GET", "/v1/me").status, 200, "still signed in")
+                self.assertEqual(decide(admin, cid, "ban_author").status, 200)
+                self.assertEqual(req(author, "GET", "/v1/me").status, 401)
+        # A moderator still bans a user, and still removes a moderator's post.
+        _, cid, _ = reported_case(author=new_user())
+        self.assertEqual(decide(mod, cid, "ban_author").status, 200)
+        _, cid, _ = reported_case(author=new_user(role="moderator"))
+        self.assertEqual(decide(mod, cid, "remove").status, 200)
+
+
 class AuditOfChanges(fixtures.ApiTestCase):
     def test_a_request_that_changes_nothing_logs_nothing(self):
         mod, admin, target = new_user(role="moderator"), new_user(role="admin"), new_user()
