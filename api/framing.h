@@ -15,6 +15,7 @@
 #define API_MAX_HEAD_BYTES   (16 * 1024)
 #define API_MAX_BODY_BYTES   (1024 * 1024)
 #define API_MAX_UPLOAD_BYTES (8 * 1024 * 1024)  /* routes that take raw uploads */
+#define API_MAX_REQUEST_ID   128  /* the longest X-Request-Id echoed (a trace id fits) */
 
 typedef enum api_frame_event {
     FRAME_MORE = 0,     /* everything consumed; nothing to report */
@@ -35,7 +36,7 @@ typedef struct api_framer {
     const char *message;    /* FRAME_REJECT: human sentence naming the problem */
     char path[256];         /* FRAME_REJECT 405: the request's path without its query
                              * ("" if longer), for the refusal's Allow */
-    char request_id[40];    /* the current request's X-Request-Id once its head is read
+    char request_id[API_MAX_REQUEST_ID + 1]; /* the current request's X-Request-Id once its head is read
                              * (unchecked, "" if absent or too long), for the refusal */
 } api_framer;
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/framing.h"
 #include "core/mem.h"
 
 struct evhttp_request;
@@ -39,7 +40,7 @@ typedef struct api_req {
     struct evkeyvalq *query;    /* parsed query string (deferred free) */
     const char *params[API_MAX_PARAMS]; /* {name} segments of the route, in order (arena) */
     int route;                  /* index in the route table, for metrics; -1 unmatched */
-    char request_id[40];
+    char request_id[API_MAX_REQUEST_ID + 1];
     char client_ip[64];
     api_viewer viewer;
     json_t *body;               /* parsed JSON body or NULL (deferred decref) */

@@ -236,7 +236,7 @@ static void send_refusal(conn *c, struct evbuffer *out, int status, const char *
         [405] = "Method Not Allowed", [413] = "Payload Too Large", [429] = "Too Many Requests",
         [431] = "Request Header Fields Too Large" };
     const char *reason = status < 432 && reasons[status] ? reasons[status] : "Error";
-    char body[256], rid[40];
+    char body[256], rid[sizeof c->framer.request_id];
     if (valid_request_id(c->framer.request_id)) {
         memcpy(rid, c->framer.request_id, sizeof rid);
     } else {
@@ -406,7 +406,7 @@ static void decref_json(void *j) { json_decref(j); }
 static int valid_request_id(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n >= 40) return 0;
+    if (n == 0 || n > API_MAX_REQUEST_ID) return 0;
     for (; *s; s++)
         if (!(*s == '-' || *s == '_' || *s == '.' || (*s >= '0' && *s <= '9') ||
               (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))

@@ -63,6 +63,22 @@ class RequestIds(ApiTestCase):
         self.assertEqual(r.status, 413)
         self.assertRegex(r.headers.get("X-Request-Id") or "", r"^[0-9a-f]{24}$")
 
+    def test_ids_up_to_128_characters_are_echoed(self):
+        # A UUID, a 32-byte hex trace id and the longest id echoed, through the API and
+        # through the connection guard's own refusal.
+        user = new_user()
+        for rid in ("3f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f", "ab" * 32, "r." + "x" * 126):
+            with self.subTest(length=len(rid)):
+                r = req(user, "GET", "/v1/me", None, {"X-Request-Id": rid})
+                self.assertEqual((r.status, r.headers.get("X-Request-Id")), (200, rid))
+                with srv.raw() as conn:
+                    conn.send(b"PATCH /v1/me HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + rid.encode() +
+                              b"\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n")
+                    status, headers, body = conn.response()
+                self.assertEqual((status, headers.get("x-request-id")), (413, rid), body)
+        r = req(user, "GET", "/v1/me", None, {"X-Request-Id": "x" * 129})
+        self.assertRegex(r.headers.get("X-Request-Id") or "", r"^[0-9a-f]{24}$")
+
     def test_a_chunked_body_over_the_limit_echoes_the_request_id(self):
         with srv.raw() as conn:
             conn.send(b"PATCH /v1/me HTTP/1.1\r\nHost: x\r\nX-Request-Id: chunks-2\r\n"
