@@ -126,8 +126,13 @@ Test(framing, keeps_the_refused_requests_id)
     /* Each request starts without one; a value too long to keep is not kept. */
     expect_reject("GET / HTTP/1.1\r\nX-Request-Id: first\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 413);
     cr_assert_str_eq(fr.request_id, "");
-    char head[200];
-    snprintf(head, sizeof head, "POST / HTTP/1.1\r\nX-Request-Id: %060d\r\nContent-Length: 99999999\r\n\r\n", 7);
+    char head[400];
+    snprintf(head, sizeof head, "POST / HTTP/1.1\r\nX-Request-Id: %0*d\r\nContent-Length: 99999999\r\n\r\n",
+             API_MAX_REQUEST_ID, 7);
+    expect_reject(head, 413);
+    cr_assert_eq(strlen(fr.request_id), API_MAX_REQUEST_ID, "the longest kept");
+    snprintf(head, sizeof head, "POST / HTTP/1.1\r\nX-Request-Id: %0*d\r\nContent-Length: 99999999\r\n\r\n",
+             API_MAX_REQUEST_ID + 1, 7);
     expect_reject(head, 413);
     cr_assert_str_eq(fr.request_id, "");
 }
