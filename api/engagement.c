@@ -1,7 +1,8 @@
 /* api/engagement.c: likes, the engagement events clients report, and the remix graph as
  * clients browse it (a post's remixes and its lineage) — API.md "Posts, drafts, remixes" and
  * "Engagement and feeds". Visibility is post_visible()'s (lists: post_listed(), which shows
- * followers-only posts to followers only); a post the caller may not see is 404. Counters in
+ * followers-only posts to followers only; a post whose remixes or lineage are asked for:
+ * post_openable(), like its page); a post the caller may not see is 404. Counters in
  * posts.* change in the transaction that changes what they count. Not for ranking: the rank
  * role reads the events stored here. */
 #include "api/handlers.h"
@@ -156,7 +157,7 @@ void api_post_remixes(api_req *r)
     }
     db_query *q = db_query_new();
     const char *p0[] = { id, api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r) };
-    db_query_add(q, "SELECT 1 FROM posts p WHERE p.id = $1::bigint AND post_visible(p, $2::bigint, $3::boolean, $4)",
+    db_query_add(q, "SELECT 1 FROM posts p WHERE p.id = $1::bigint AND post_openable(p, $2::bigint, $3::boolean, $4)",
                  4, p0);
     const char *p1[] = { id, api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r),
                          score, ts, after, arena_printf(r->arena, "%d", *limit + 1) };
@@ -192,7 +193,7 @@ void api_post_lineage(api_req *r)
     db_query *q = db_query_new();
     const char *p[] = { id, api_viewer_id(r), r->viewer.minor ? "t" : "f", api_viewer_role(r),
                         arena_printf(r->arena, "%d", LINEAGE_MAX) };
-    db_query_add(q, "SELECT 1 FROM posts p WHERE p.id = $1::bigint AND post_visible(p, $2::bigint, $3::boolean, $4)",
+    db_query_add(q, "SELECT 1 FROM posts p WHERE p.id = $1::bigint AND post_openable(p, $2::bigint, $3::boolean, $4)",
                  4, p);
     db_query_add(q,
         "WITH RECURSIVE chain (id, depth) AS ("

@@ -1,7 +1,8 @@
 /* api/posts.c: a post's page, my drafts, publishing, editing and deleting (API.md "Posts,
- * drafts, remixes"). Visibility is decided in SQL by post_visible() (a page, by
- * post_openable(): the people a post features open it too); an object the caller may not see
- * is 404, never 403, so ids do not leak; one they may see but not change is 403. */
+ * drafts, remixes"). Visibility is decided in SQL by post_visible() (a page, and whether a
+ * refusal to publish or edit is 403 or 404, by post_openable(): the people a post features
+ * open it too); an object the caller may not see is 404, never 403, so ids do not leak; one
+ * they may see but not change is 403. */
 #include "api/posts.h"
 
 #include "api/handlers.h"
@@ -159,7 +160,7 @@ void api_post_publish(api_req *r)
     db_query_add(q, "SELECT * FROM publish_post($1::bigint, $2::bigint, $3, $4, "
                     "coalesce($5::boolean, (SELECT allow_remix FROM posts WHERE id = $1::bigint), true))", 5, p1);
     const char *pv[] = { id, me, r->viewer.minor ? "t" : "f", api_viewer_role(r) };
-    db_query_add(q, "SELECT 1 FROM posts p WHERE p.id = $1::bigint AND post_visible(p, $2::bigint, $3::boolean, $4)",
+    db_query_add(q, "SELECT 1 FROM posts p WHERE p.id = $1::bigint AND post_openable(p, $2::bigint, $3::boolean, $4)",
                  4, pv);
     const char *p0[] = { id, me };
     db_query_add(q, "SELECT post_json_for(p, $2::bigint)::text FROM posts p WHERE p.id = $1::bigint", 2, p0);
@@ -196,7 +197,7 @@ void api_post_patch(api_req *r)
      * removed) and whether it is mine. */
     db_exec(r->thread->db,
             "WITH t AS (SELECT p.id, p.author_id FROM posts p WHERE p.id = $1::bigint "
-            "           AND post_visible(p, $2::bigint, $5::boolean, $6)), "
+            "           AND post_openable(p, $2::bigint, $5::boolean, $6)), "
             "u AS (UPDATE posts SET caption = COALESCE($3, caption), "
             "allow_remix = COALESCE($4::boolean, allow_remix) "
             "WHERE id IN (SELECT id FROM t WHERE author_id = $2::bigint) AND status <> 'removed' RETURNING *) "

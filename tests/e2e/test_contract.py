@@ -328,10 +328,15 @@ class Appearances(ApiTestCase):
                     self.assertEqual(r.status, status, r)
                     if status == 200:
                         self.assertEqual(r.body["status"], "draft")
-        # Open to look at, not to act on: publishing and editing stay the author's.
-        self.assertIn(req(x, "POST", "/v1/posts/%s/publish" % revoked, {}).status, (403, 404))
-        self.assertIn(req(x, "PATCH", "/v1/posts/%s" % revoked, {"caption": "mine now"}).status, (403, 404))
-        self.assertIn(req(x, "DELETE", "/v1/posts/%s" % revoked).status, (403, 404))
+        # Open to look at, not to act on: publishing and editing stay the author's (403: it is
+        # no secret to them), deleting too (404: they take it down with DELETE .../cameos/me).
+        self.assertError(req(x, "POST", "/v1/posts/%s/publish" % revoked, {}), 403, "forbidden")
+        self.assertError(req(x, "PATCH", "/v1/posts/%s" % revoked, {"caption": "mine now"}), 403, "forbidden")
+        self.assertError(req(x, "DELETE", "/v1/posts/%s" % revoked), 404, "not_found")
+        # Its remix chain and remixes are open to them as its page is.
+        self.assertEqual(req(x, "GET", "/v1/posts/%s/lineage" % revoked).status, 200)
+        self.assertEqual(req(x, "GET", "/v1/posts/%s/remixes" % revoked).status, 200)
+        self.assertEqual(req(stranger, "GET", "/v1/posts/%s/lineage" % revoked).status, 404)
         r = req(author, "GET", "/v1/posts/%s" % revoked)
         self.assertEqual((r.body["status"], r.body["caption"]), ("draft", ""), r)
 
