@@ -491,9 +491,14 @@ static void snapshot_read(void *arg, const redisReply *reply)
         int n = rank_snapshot_parse(reply->str, reply->len, &last, &ids);
         /* The snapshot holds pages past this one when this request was made before (a retry
          * whose answer was lost, a HEAD then a GET): the page is chosen again from the
-         * snapshot as it stood, so whatever was lost with the first answer is not skipped. */
-        if (st->at >= 0 && n > st->at) n = st->at;
-        else if (n > 0) st->prev_author = last;
+         * snapshot as it stood, so whatever was lost with the first answer is not skipped.
+         * The author before the page is the cursor's; a cursor of an older version names
+         * none, and the snapshot's last one stands in. */
+        if (st->at >= 0) {
+            if (n > st->at) n = st->at;
+        } else if (n > 0) {
+            st->prev_author = last;
+        }
         if (n > 0) {
             st->shown = arena_alloc(st->r->arena, sizeof *ids * (size_t)n);
             memcpy(st->shown, ids, sizeof *ids * (size_t)n);
