@@ -57,7 +57,8 @@ tests: $(BUILD)/flickd $(UNIT_BINS) $(INTEG_BINS) $(TOOL_BINS)
 deps:
 	@bash scripts/deps.sh
 
-run: deps
+run:
+	@bash scripts/deps.sh run
 	@$(MAKE) --no-print-directory all
 	@bash scripts/run.sh
 

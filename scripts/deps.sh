@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian packages flick needs to build, run, test and benchmark, skipping what
-# is already present. Idempotent; safe to run on every `make run` / `make test`.
+# Installs the Debian packages flick needs, skipping what is already present. Idempotent;
+# safe to run on every `make run` / `make test`.
+#   scripts/deps.sh        what building, serving, the test suites and the benchmarks need
+#   scripts/deps.sh run    only what building and serving need (`make run`)
 set -euo pipefail
+scope=${1:-all}
 
 packages=(
   build-essential pkg-config ca-certificates curl procps
   libevent-dev libpq-dev libhiredis-dev libjansson-dev libsodium-dev libcurl4-openssl-dev
   libwebp-dev webp libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
   libfreetype-dev fonts-dejavu-core libunistring-dev
-  libcriterion-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools
-  python3 wrk docker-compose
-  chromium
 )
+[ "$scope" = run ] || packages+=(libcriterion-dev python3 wrk docker-compose chromium)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,8 +23,10 @@ done
 # Node.js and npm run the OpenAPI lint and the browser suite. Any installation will do (a
 # bare Debian 12 has Node 18, which the pinned tools support; NodeSource's nodejs carries its
 # own npm and conflicts with Debian's), so look for the commands rather than the packages.
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "$scope" != run ]; then
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
@@ -42,6 +45,7 @@ fi
 # The npm tools exactly as package-lock.json pins them: `npm ci` when node_modules is
 # missing or was installed from another lock file (a stamp holds the lock's hash). Install
 # scripts are not run: none of the pinned tools needs one.
+[ "$scope" = run ] && exit 0
 cd "$(dirname "$0")/.."
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.flick-lock-sha256
