@@ -58,9 +58,12 @@ static int seconds_to_utc_midnight(void)
     return (int)(86400 - now % 86400);
 }
 
+/* A generation as PostgreSQL wrote it, in the compact form of every other answer. */
 static void reply_json_text(api_req *r, int status, const char *text)
 {
-    api_reply_bytes(r, status, API_JSON, text, strlen(text));
+    json_t *j = json_loads(text, 0, NULL);
+    if (j) api_reply_json(r, status, j);
+    else api_reply_bytes(r, status, API_JSON, text, strlen(text));
 }
 
 /* A stored first response: replay it when the body is the same, else refuse. */

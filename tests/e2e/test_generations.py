@@ -488,6 +488,7 @@ class Idempotency(Base):
         body = {"prompt": "a red kite over the dunes", "seconds": 4}
         first = generate(u, key="order-1", raw=body)
         g = self.accepted(first)
+        self.assertNotIn(b'" : ', first.raw, "compact, like every other answer")
         for _ in range(2):
             again = generate(u, key="order-1", raw=body)
             self.assertEqual(again.status, 202, again)
