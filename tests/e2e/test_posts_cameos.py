@@ -682,6 +682,14 @@ class Pipeline(Base):
         self.assertIn(pid, ids(list_all(self.a, "/v1/drafts")))
         self.assertNotFound(get_post(self.other, pid))
         self.assertIn(pid, ids(list_all(self.x, "/v1/me/cameo/appearances")))
+        # The person it features opens the draft and its media with their token (no
+        # signature); nobody else does.
+        draft = self.page(self.x, pid)
+        self.assertEqual(draft["status"], "draft")
+        path = urllib.parse.urlsplit(draft["media"]["video"]["url"]).path
+        r = self.all.request("GET", path, token=self.x.token)
+        self.assertEqual((r.status, r.raw[4:8]), (200, b"ftyp"), r)
+        self.assertNotFound(self.all.request("GET", path, token=self.other.token))
         r = publish(self.a, pid, {"caption": "lanterns"})
         self.assertEqual((r.status, r.body["status"]), (200, "published"))
         self.assertEqual(self.page(self.other, pid)["caption"], "lanterns")
