@@ -183,7 +183,8 @@ class Paging(ApiTestCase):
     def test_a_page_asked_for_again_skips_nothing(self):
         # A client whose answer was lost asks for the same page again, with the same cursor:
         # the posts of the lost answer are not skipped for the rest of the scroll, and the
-        # scroll still holds no post twice.
+        # scroll still holds no post twice. Posts that only For You's random `explore` sample
+        # found may not come round again in a scroll, shown or not: the check leaves them out.
         viewer, *authors = new_users(7)
         for a in authors:
             follow(viewer, a)
@@ -203,7 +204,9 @@ class Paging(ApiTestCase):
                     seen += ids(body["items"])
                     cursor = body["next_cursor"]
                 self.assertEqual(len(seen), len(set(seen)), "repeats in %s" % seen)
-                self.assertEqual(set(ids(lost["items"])) - set(seen), set(), "skipped for good")
+                kept = {i["id"] for i in lost["items"] if i["reason"]["code"] != "explore"}
+                self.assertTrue(kept, "the lost page: %s" % [(i["id"], i["reason"]) for i in lost["items"]])
+                self.assertEqual(kept - set(seen), set(), "skipped for good")
 
     def test_following_is_newest_first_and_only_followed(self):
         viewer, a, b, c = new_users(4)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/kv.h"
 #include "ranking/role.h"
@@ -93,8 +94,11 @@ static void teardown(void)
  * few seconds ago, so no commit margin holds them back); returns the post id. */
 static long long post_with_events(int completes, int skips, int shares, int not_interested)
 {
+    /* Unique across the test processes of a run (each test is a process of its own):
+     * names from rand() seeded by the clock could meet in two tests seconds apart. */
+    static unsigned made;
     char name[32];
-    snprintf(name, sizeof name, "rk_%08x", (unsigned)rand());
+    snprintf(name, sizeof name, "rk_%x_%x", (unsigned)getpid(), ++made);
     long long uid = atoll(q("INSERT INTO users (username, password_hash, birth_year) VALUES ('%s', 'x', 1990) "
                             "RETURNING id", name));
     long long pid = atoll(q("INSERT INTO posts (author_id, status, published_at) VALUES (%lld, 'published', now()) "
@@ -129,7 +133,6 @@ TestSuite(rank_role, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(rank_role, events_become_counters_and_trending)
 {
-    srand((unsigned)time(NULL) ^ 1u);
     long long pid = post_with_events(2, 1, 3, 1);
     char err[128];
     rank_role *role = rank_role_start(&cfg, err, sizeof err);
@@ -155,7 +158,6 @@ Test(rank_role, events_become_counters_and_trending)
 
 Test(rank_role, folding_again_adds_nothing_and_a_flush_replays)
 {
-    srand((unsigned)time(NULL) ^ 2u);
     long long pid = post_with_events(3, 0, 1, 0);
     char err[128];
     rank_role *role = rank_role_start(&cfg, err, sizeof err);
@@ -327,7 +329,6 @@ Test(events_partitions, concurrent_callers_all_succeed)
 
 Test(events_partitions, rows_of_any_month_read_back_in_id_order)
 {
-    srand((unsigned)time(NULL) ^ 3u);
     long long pid = post_with_events(0, 0, 0, 0);
     const char *author = q("SELECT author_id FROM posts WHERE id = %lld", pid);
     char uid[24], two_ago[32], one_ago[32], now_part[32];
